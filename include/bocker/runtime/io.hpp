@@ -2,6 +2,7 @@
 // awaitable that is never awaited submits nothing) and yields the CQE result: >= 0 on
 // success, -errno on failure, -ECANCELED when its cancellation scope was cancelled.
 // Short reads and writes are the caller's to handle (see read_exact/write_all).
+// Use blocking fds: io_uring fails I/O on an O_NONBLOCK fd with -EAGAIN instead of waiting.
 #pragma once
 
 #include <linux/time_types.h>
