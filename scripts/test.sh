@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds with ASan+UBSan, runs every unit and
+# integration test through CTest, then builds the libFuzzer targets with clang and runs each
+# briefly over its corpus. Run as root (integration tests need namespaces, cgroups, btrfs).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+bash scripts/install-deps.sh
+jobs=$(nproc)
+
+echo "== build (Debug, ASan+UBSan): build-asan"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBOCKER_SANITIZE=ON -DBOCKER_BENCH=OFF >/dev/null
+cmake --build build-asan -j "$jobs"
+
+echo "== tests"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-asan --output-on-failure -j 1 --timeout 900
+
+if [[ "${BOCKER_SKIP_FUZZ:-0}" != 1 ]]; then
+  echo "== fuzz (clang, libFuzzer, ${BOCKER_FUZZ_SECONDS:-20}s per target): build-fuzz"
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBOCKER_FUZZ=ON \
+    -DBOCKER_TESTS=OFF -DBOCKER_BENCH=OFF >/dev/null
+  cmake --build build-fuzz -j "$jobs"
+  bash scripts/run-fuzzers.sh build-fuzz "${BOCKER_FUZZ_SECONDS:-20}"
+fi
+echo "== all tests passed"
