@@ -163,7 +163,7 @@ void TarReader::feed(std::span<const std::byte> data) {
         }
         case State::kMeta: {
           std::size_t n = static_cast<std::size_t>(std::min<std::int64_t>(remaining_, data.size()));
-          meta_.append(reinterpret_cast<const char*>(data.data()), n);
+          if (oversize_meta_ == 0) meta_.append(reinterpret_cast<const char*>(data.data()), n);
           remaining_ -= n;
           offset_ += n;
           data = data.subspan(n);
@@ -209,7 +209,7 @@ void TarReader::finish() {
       if (block_fill_ != 0) {
         fail("truncated archive: incomplete header block at offset " + std::to_string(offset_ - block_fill_));
       }
-      if (!pax_.empty() || have_long_name_ || have_long_link_) {
+      if (!pax_.empty() || have_long_name_ || have_long_link_ || oversize_meta_ != 0) {
         fail("truncated archive: extended header at end of archive is not followed by an entry");
       }
       break;
@@ -239,7 +239,7 @@ void TarReader::on_block(const std::byte* blk) {
     return;
   }
   if (all_zero(blk)) {
-    if (!pax_.empty() || have_long_name_ || have_long_link_) {
+    if (!pax_.empty() || have_long_name_ || have_long_link_ || oversize_meta_ != 0) {
       fail("corrupt archive: extended header at offset " + std::to_string(at) + " is followed by end of archive");
     }
     state_ = State::kSecondZero;
@@ -275,10 +275,9 @@ void TarReader::start_entry(const std::byte* blk) {
   if (size < 0) fail(where() + ": negative size " + std::to_string(size));
 
   if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
-    if (size > kMaxTarMetaSize) {
-      fail(where() + ": extended header of " + std::to_string(size) + " bytes exceeds the limit of " +
-           std::to_string(kMaxTarMetaSize));
-    }
+    // An over-limit header is skipped without being stored and reported with the entry it
+    // belongs to, whose name only comes after it.
+    if (size > kMaxTarMetaSize) oversize_meta_ = std::max(oversize_meta_, size);
     meta_type_ = type;
     meta_.clear();
     remaining_ = size;
@@ -286,6 +285,12 @@ void TarReader::start_entry(const std::byte* blk) {
     state_ = State::kMeta;
     if (remaining_ == 0) finish_meta();
     return;
+  }
+
+  if (oversize_meta_ != 0) {
+    entry_name_ = raw_name;
+    fail(where() + ": extended header of " + std::to_string(oversize_meta_) + " bytes exceeds the limit of " +
+         std::to_string(kMaxTarMetaSize) + " bytes");
   }
 
   TarHeader h;
@@ -384,7 +389,9 @@ void TarReader::end_entry() {
 void TarReader::finish_meta() {
   auto where = [&] { return "extended header (type '" + std::string(1, meta_type_) + "') before entry '" +
                             printable(entry_name_) + "'"; };
-  if (meta_type_ == 'L' || meta_type_ == 'K') {
+  if (oversize_meta_ != 0) {
+    // Dropped; start_entry reports it.
+  } else if (meta_type_ == 'L' || meta_type_ == 'K') {
     std::string v = meta_.substr(0, strnlen(meta_.data(), meta_.size()));
     if (v.empty()) fail(where() + ": empty GNU long name");
     if (meta_type_ == 'L') {

@@ -106,6 +106,7 @@ class TarReader {
   // Extended metadata being collected (typeflag 'x', 'g', 'L', 'K') and pending for the next entry.
   char meta_type_ = 0;
   std::string meta_;
+  std::int64_t oversize_meta_ = 0;  // size of an over-limit extended header, reported with its entry
   std::unordered_map<std::string, std::string> pax_;     // from 'x', next entry only
   std::unordered_map<std::string, std::string> global_;  // from 'g', all following entries
   std::string long_name_;
