@@ -1,0 +1,147 @@
+// A blocking Docker Engine API client over libcurl (unix socket or tcp), for the short-lived CLI.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bocker/cli/host.hpp"
+#include "bocker/runtime/error.hpp"
+#include "bocker/runtime/fd.hpp"
+
+namespace bocker::cli {
+
+// The newest API version this client speaks; negotiation lowers it to the server's.
+inline constexpr std::string_view kClientApiVersion = "1.47";
+// What docker assumes when the server sends no Api-Version header.
+inline constexpr std::string_view kFallbackApiVersion = "1.24";
+
+// No daemon answered: connecting to the socket failed. `err` is the connect errno
+// (ENOENT, ECONNREFUSED, ...) or 0 when libcurl did not report one.
+class ConnectError : public Error {
+ public:
+  ConnectError(int err, const std::string& msg) : Error(Kind::kUnsupported, msg), err_(err) {}
+  int err() const noexcept { return err_; }
+
+ private:
+  int err_;
+};
+
+// The daemon answered with an error status; `what()` is the daemon's message.
+class DaemonError : public Error {
+ public:
+  DaemonError(long status, const std::string& message)
+      : Error(kind_for(status), message), status_(status) {}
+  long status() const noexcept { return status_; }
+
+ private:
+  static Kind kind_for(long status) {
+    if (status == 404) return Kind::kNotFound;
+    if (status == 409) return Kind::kConflict;
+    if (status == 400) return Kind::kInvalid;
+    return Kind::kInternal;
+  }
+  long status_;
+};
+
+// Header names are stored lower-cased.
+using Headers = std::map<std::string, std::string>;
+
+struct Response {
+  long status = 0;
+  Headers headers;
+  std::string body;
+
+  bool ok() const noexcept { return status >= 200 && status < 300; }
+  // The "message" of a JSON error body, else the body itself, else "HTTP <status>".
+  std::string error_message() const;
+};
+
+struct Request {
+  std::string method = "GET";
+  std::string path;  // "/containers/json?all=1"; the client prefixes "/v<api>" unless !versioned
+  std::string body;
+  std::string content_type;  // set when body is non-empty; defaults to application/json
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool versioned = true;
+};
+
+// A hijacked connection (attach, exec start): the socket after the 101/200 head, raw both ways.
+struct Hijacked {
+  Fd fd;
+  long status = 0;
+  Headers headers;
+  std::string buffered;  // bytes read past the head; consume these before reading fd
+};
+
+// Called with each piece of a streamed body. Return false to stop the transfer early.
+using ChunkFn = std::function<bool(std::string_view)>;
+
+class Client {
+ public:
+  explicit Client(Host host);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+
+  const Host& host() const noexcept { return host_; }
+  // The API version in use ("1.47" until negotiated or pinned).
+  const std::string& api_version() const noexcept { return api_version_; }
+  bool negotiated() const noexcept { return negotiated_; }
+  // Fixes the version and skips negotiation.
+  void pin_api_version(std::string v);
+
+  // HEAD /_ping (GET when HEAD fails). Throws ConnectError when nothing listens.
+  Response ping();
+  // Pings and sets the API version to min(kClientApiVersion, server's Api-Version).
+  // Done implicitly before the first versioned request. Throws ConnectError.
+  void negotiate();
+
+  // One request, whole body buffered. Any HTTP status is returned, not thrown.
+  Response send(const Request& req);
+  Response get(std::string_view path);
+  Response post(std::string_view path, std::string body = {}, std::string content_type = {});
+  Response del(std::string_view path);
+
+  // JSON helpers: throw DaemonError for a status >= 400; an empty body yields null.
+  nlohmann::json get_json(std::string_view path);
+  nlohmann::json post_json(std::string_view path, const nlohmann::json& body = nullptr);
+
+  // Streams the body to `fn` as it arrives: whole lines (without '\n') when `by_line`, else raw
+  // chunks. Error statuses (>= 400) are buffered and thrown as DaemonError. Returns the status.
+  long stream(const Request& req, const ChunkFn& fn, bool by_line = true);
+
+  // Sends `req` with "Connection: Upgrade" / "Upgrade: tcp" on a plain socket and reads the
+  // response head. On 101 or 200 returns the socket; otherwise throws DaemonError.
+  Hijacked hijack(const Request& req);
+
+  // "/v1.47" + path, or path unchanged when !versioned.
+  std::string versioned_path(std::string_view path, bool versioned = true) const;
+
+ private:
+  struct Curl;
+  Response perform(const Request& req, const ChunkFn* fn, bool by_line, bool head_only);
+  void ensure_negotiated(const Request& req);
+
+  Host host_;
+  std::string api_version_{kClientApiVersion};
+  bool negotiated_ = false;
+  std::unique_ptr<Curl> curl_;
+};
+
+// Percent-encodes `s` for use in a URL query or path segment.
+std::string url_encode(std::string_view s);
+// "?k=v&k2=v2" from pairs (values encoded), or "" for none.
+std::string build_query(const std::vector<std::pair<std::string, std::string>>& params);
+// Compares dotted versions numerically: <0, 0, >0.
+int compare_api_versions(std::string_view a, std::string_view b);
+
+}  // namespace bocker::cli
