@@ -1,0 +1,28 @@
+// Engine API routes served by bockerd.
+#pragma once
+
+#include "bocker/api/system.hpp"
+#include "bocker/http/router.hpp"
+
+namespace bocker::metrics {
+class Metrics;
+}
+
+namespace bocker::api {
+
+struct Context {
+  HostFacts host;
+  EngineState engine;
+  metrics::Metrics* metrics = nullptr;
+};
+
+// HEAD/GET /_ping, GET /version, GET /info.
+void add_system_routes(http::Router& r, Context& ctx);
+// Everything else: 404 {"message": "<METHOD> <path> is not supported by bocker"} (swarm and
+// its objects: 503 "This node is not a swarm manager", as Docker answers when swarm is off),
+// 405 when the path exists under another method.
+void set_unsupported_fallback(http::Router& r);
+// GET /metrics on the metrics listener.
+void add_metrics_routes(http::Router& r, metrics::Metrics& m);
+
+}  // namespace bocker::api

@@ -1,0 +1,110 @@
+#include "bocker/daemon/config.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "bocker/runtime/error.hpp"
+#include "bocker/runtime/file.hpp"
+
+namespace bocker::daemon {
+
+std::string usage() {
+  return "Usage: bockerd [OPTIONS]\n"
+         "\n"
+         "The bocker engine: one process that supervises containers and serves the Docker Engine API.\n"
+         "\n"
+         "Options:\n"
+         "  --root DIR            state directory (default /var/lib/bocker)\n"
+         "  -H, --host ADDR       API socket: unix:///path or tcp://127.0.0.1:PORT (default unix:///run/bocker.sock)\n"
+         "  --metrics-addr ADDR   Prometheus listener HOST:PORT, loopback by default (default 127.0.0.1:9323);\n"
+         "                        an empty value turns it off\n"
+         "  --workers N           worker threads for blocking work (default 2)\n"
+         "  -v, --version         print the version and exit\n"
+         "  -h, --help            print this help and exit\n";
+}
+
+Config parse_args(const std::vector<std::string>& args) {
+  Config c;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::string value;
+    bool has_value = false;
+    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+      has_value = true;
+    }
+    auto need = [&]() -> std::string {
+      if (has_value) return value;
+      if (i + 1 >= args.size()) throw invalid("bockerd: flag " + flag + " needs a value");
+      return args[++i];
+    };
+    if (flag == "-h" || flag == "--help") {
+      c.help = true;
+    } else if (flag == "-v" || flag == "--version") {
+      c.version = true;
+    } else if (flag == "--root" || flag == "--data-root") {
+      c.root = need();
+      if (c.root.empty() || c.root[0] != '/') throw invalid("bockerd: --root must be an absolute path, got '" + c.root + "'");
+      while (c.root.size() > 1 && c.root.back() == '/') c.root.pop_back();
+    } else if (flag == "-H" || flag == "--host") {
+      c.host = need();
+      if (c.host.rfind("unix://", 0) != 0 && c.host.rfind("tcp://", 0) != 0) {
+        throw invalid("bockerd: --host must be unix:///path or tcp://host:port, got '" + c.host + "'");
+      }
+      if (c.host.rfind("unix://", 0) == 0 && (c.host.size() <= 7 || c.host[7] != '/')) {
+        throw invalid("bockerd: --host unix:// needs an absolute socket path, got '" + c.host + "'");
+      }
+    } else if (flag == "--metrics-addr") {
+      c.metrics_addr = need();
+      if (!c.metrics_addr.empty() && c.metrics_addr.rfind(':') == std::string::npos) {
+        throw invalid("bockerd: --metrics-addr must be HOST:PORT, got '" + c.metrics_addr + "'");
+      }
+    } else if (flag == "--workers") {
+      std::string v = need();
+      try {
+        std::size_t used = 0;
+        int n = std::stoi(v, &used);
+        if (used != v.size() || n < 1 || n > 64) throw std::out_of_range("range");
+        c.workers = static_cast<unsigned>(n);
+      } catch (const std::logic_error&) {
+        throw invalid("bockerd: --workers must be a number from 1 to 64, got '" + v + "'");
+      }
+    } else {
+      throw invalid("bockerd: unknown flag '" + args[i] + "'\nSee 'bockerd --help'.");
+    }
+  }
+  return c;
+}
+
+RootLock RootLock::acquire(const std::string& root) {
+  make_dirs(root, 0711);
+  std::string path = root + "/bockerd.pid";
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) throw SystemError(errno, "open lock file", path);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    if (err == EWOULDBLOCK) {
+      std::string other;
+      char buf[32] = {};
+      ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
+      if (n > 0) other = std::string(buf, static_cast<std::size_t>(n));
+      while (!other.empty() && (other.back() == '\n' || other.back() == ' ')) other.pop_back();
+      throw conflict("bockerd: root " + root + " is in use by another bockerd" +
+                     (other.empty() ? std::string() : " (pid " + other + ")") + "; lock " + path);
+    }
+    throw SystemError(err, "flock", path);
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd.get(), 0) != 0) throw SystemError(errno, "truncate", path);
+  if (::pwrite(fd.get(), pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    throw SystemError(errno, "write", path);
+  }
+  return RootLock(std::move(fd), path);
+}
+
+}  // namespace bocker::daemon

@@ -1,0 +1,137 @@
+#include "bocker/daemon/daemon.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <random>
+#include <string>
+
+#include "bocker/api/routes.hpp"
+#include "bocker/build_info.hpp"
+#include "bocker/http/server.hpp"
+#include "bocker/metrics/metrics.hpp"
+#include "bocker/runtime/error.hpp"
+#include "bocker/runtime/file.hpp"
+#include "bocker/runtime/loop.hpp"
+#include "bocker/runtime/scope.hpp"
+
+namespace bocker::daemon {
+
+namespace {
+
+std::string new_engine_id() {
+  std::random_device rd;
+  std::mt19937_64 rng(rd());
+  const char* hex = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) id += '-';
+    id += hex[rng() & 15];
+  }
+  return id;
+}
+
+std::string load_engine_id(const std::string& root) {
+  std::string path = root + "/engine-id";
+  try {
+    std::string id = read_file(path);
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    if (id.size() == 36) return id;
+  } catch (const SystemError& e) {
+    if (e.code().value() != ENOENT) throw;
+  }
+  std::string id = new_engine_id();
+  write_file_atomic(path, id + "\n");
+  return id;
+}
+
+std::string metrics_listen(const std::string& addr) { return addr.empty() ? std::string() : "tcp://" + addr; }
+
+}  // namespace
+
+void log_line(std::string_view msg) {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::fprintf(stderr, "%s.%03lldZ bockerd: %.*s\n", stamp, static_cast<long long>(ms), static_cast<int>(msg.size()),
+               msg.data());
+}
+
+struct Daemon::Impl {
+  Config cfg;
+  RootLock lock;
+  api::Context ctx;
+  metrics::Metrics metrics;
+  std::unique_ptr<http::Server> api_server;
+  std::unique_ptr<http::Server> metrics_server;
+
+  explicit Impl(Config c) : cfg(std::move(c)), lock(RootLock::acquire(cfg.root)) {
+    ctx.host = api::read_host_facts();
+    ctx.engine.id = load_engine_id(cfg.root);
+    ctx.engine.root_dir = cfg.root;
+    ctx.metrics = &metrics;
+  }
+
+  http::ServerOptions server_options(std::string listen) {
+    http::ServerOptions o;
+    o.listen = std::move(listen);
+    o.socket_mode = 0660;
+    o.server_name = api::server_header();
+    o.on_request = [this](const http::RequestStats& s) {
+      metrics.observe_http(s.route.empty() ? std::string_view("unmatched") : s.route, s.method, s.status,
+                           s.duration);
+    };
+    o.log = [](std::string_view m) { log_line(m); };
+    return o;
+  }
+};
+
+Daemon::Daemon(Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+Daemon::~Daemon() = default;
+
+rt::Task<void> Daemon::run(rt::SignalSet& signals) {
+  Impl& d = *impl_;
+  d.metrics.add_collector(metrics::runtime_collector(rt::Loop::current()));
+
+  http::Router api_router;
+  api::add_system_routes(api_router, d.ctx);
+  api::set_unsupported_fallback(api_router);
+  d.api_server = std::make_unique<http::Server>(d.server_options(d.cfg.host), std::move(api_router));
+  d.api_server->listen();
+  if (d.cfg.host.rfind("unix://", 0) == 0) {
+    std::string path = d.cfg.host.substr(7);
+    if (::chown(path.c_str(), 0, 0) != 0 && geteuid() == 0) throw SystemError(errno, "chown", path);
+  }
+
+  if (!d.cfg.metrics_addr.empty()) {
+    http::Router metrics_router;
+    api::add_metrics_routes(metrics_router, d.metrics);
+    d.metrics_server = std::make_unique<http::Server>(d.server_options(metrics_listen(d.cfg.metrics_addr)),
+                                                      std::move(metrics_router));
+    d.metrics_server->listen();
+  }
+
+  log_line(std::string("bocker ") + build::kVersion + " (" + build::kGitCommit + ") serving " + d.cfg.host +
+           (d.metrics_server ? ", metrics on http://" + d.cfg.metrics_addr + "/metrics" : std::string()) +
+           ", root " + d.cfg.root + (rt::Loop::current().has_waitid() ? ", io_uring waitid" : ", pidfd poll"));
+
+  rt::TaskScope scope;
+  scope.spawn(d.api_server->serve());
+  if (d.metrics_server) scope.spawn(d.metrics_server->serve());
+
+  int sig = co_await signals.next();
+  log_line(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+  d.api_server->stop();
+  if (d.metrics_server) d.metrics_server->stop();
+  co_await scope.join();
+  log_line("stopped");
+}
+
+}  // namespace bocker::daemon
