@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 std::set<std::string> tree(const std::string& dir) {
   std::set<std::string> out;
   for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
-    out.insert(fs::relative(it->path(), dir).string());
+    out.insert(it->path().lexically_relative(dir).string());
   }
   return out;
 }
