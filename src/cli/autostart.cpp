@@ -16,7 +16,7 @@ namespace bocker::cli {
 namespace {
 
 bool is_executable(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
@@ -147,7 +147,8 @@ Client connect_daemon(const Host& host, const Env& env, std::ostream& err) {
     return client;
   } catch (const ConnectError& e) {
     bool retryable = e.err() == ENOENT || e.err() == ECONNREFUSED;
-    if (!retryable || !autostart_enabled(host, env)) throw ConnectError(e.err(), cannot_connect_message(host));
+    if (!retryable || !autostart_enabled(host, env))
+      throw ConnectError(e.err(), cannot_connect_message(host));
   }
 
   std::string binary = find_daemon_binary(env);

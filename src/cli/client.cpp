@@ -211,7 +211,8 @@ Response Client::perform(const Request& req, const ChunkFn* fn, bool by_line, bo
   Slist hdrs;
   hdrs.add("Expect:");
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT") {
-    hdrs.add("Content-Type: " + (req.content_type.empty() ? std::string("application/json") : req.content_type));
+    hdrs.add("Content-Type: " +
+             (req.content_type.empty() ? std::string("application/json") : req.content_type));
   }
   for (const auto& [k, v] : req.headers) hdrs.add(k + ": " + v);
   std::string agent = std::string("bocker-cli/") + build::kVersion;
@@ -272,8 +273,10 @@ Response Client::ping() {
 void Client::negotiate() {
   Response r = ping();
   auto it = r.headers.find("api-version");
-  std::string server = it != r.headers.end() && !it->second.empty() ? it->second : std::string(kFallbackApiVersion);
-  api_version_ = compare_api_versions(server, kClientApiVersion) < 0 ? server : std::string(kClientApiVersion);
+  std::string server =
+      it != r.headers.end() && !it->second.empty() ? it->second : std::string(kFallbackApiVersion);
+  api_version_ =
+      compare_api_versions(server, kClientApiVersion) < 0 ? server : std::string(kClientApiVersion);
   negotiated_ = true;
 }
 
@@ -286,10 +289,14 @@ Response Client::send(const Request& req) {
   return perform(req, nullptr, false, false);
 }
 
-Response Client::get(std::string_view path) { return send(Request{.method = "GET", .path = std::string(path)}); }
+Response Client::get(std::string_view path) {
+  return send(Request{.method = "GET", .path = std::string(path)});
+}
 
 Response Client::post(std::string_view path, std::string body, std::string content_type) {
-  return send(Request{.method = "POST", .path = std::string(path), .body = std::move(body),
+  return send(Request{.method = "POST",
+                      .path = std::string(path),
+                      .body = std::move(body),
                       .content_type = std::move(content_type)});
 }
 
@@ -329,7 +336,8 @@ Hijacked Client::hijack(const Request& req) {
   head += "Host: " + (host_.is_unix() ? std::string("localhost") : host_.host) + "\r\n";
   head += std::string("User-Agent: bocker-cli/") + build::kVersion + "\r\n";
   head += "Connection: Upgrade\r\nUpgrade: tcp\r\n";
-  head += "Content-Type: " + (req.content_type.empty() ? std::string("application/json") : req.content_type) + "\r\n";
+  head += "Content-Type: " + (req.content_type.empty() ? std::string("application/json") : req.content_type) +
+          "\r\n";
   for (const auto& [k, v] : req.headers) head += k + ": " + v + "\r\n";
   head += "Content-Length: " + std::to_string(req.body.size()) + "\r\n\r\n";
   write_all(out.fd.get(), head + req.body, host_.uri);

@@ -30,10 +30,13 @@ std::string compiler() {
 nlohmann::json client_info(const std::string& api, const std::string& downgraded_from) {
   utsname u{};
   ::uname(&u);
-  nlohmann::json j = {{"Version", build::kVersion},   {"ApiVersion", api},
+  nlohmann::json j = {{"Version", build::kVersion},
+                      {"ApiVersion", api},
                       {"DefaultAPIVersion", std::string(kClientApiVersion)},
-                      {"GitCommit", build::kGitCommit}, {"BuildTime", build::kBuildTime},
-                      {"Compiler", compiler()},        {"Os", "linux"},
+                      {"GitCommit", build::kGitCommit},
+                      {"BuildTime", build::kBuildTime},
+                      {"Compiler", compiler()},
+                      {"Os", "linux"},
                       {"Arch", go_arch(u.machine)}};
   if (!downgraded_from.empty()) j["DowngradedFrom"] = downgraded_from;
   return j;

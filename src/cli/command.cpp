@@ -17,7 +17,8 @@ std::string usage_line(const Command& cmd, const std::string& path) {
 }
 
 // Prints a usage error the way docker does and returns 125.
-int usage_error(std::ostream& err, const std::string& msg, const std::string& usage, const std::string& path) {
+int usage_error(std::ostream& err, const std::string& msg, const std::string& usage,
+                const std::string& path) {
   err << msg << "\n\n";
   if (!usage.empty()) err << usage << "\n";
   err << "Run '" << path << " --help' for more information\n";
@@ -64,7 +65,8 @@ int dispatch(const Command& cmd, std::span<const std::string> argv, const std::s
       return dispatch(*sub, argv.subspan(1), path + " " + sub->name, ctx);
     }
     if (!cmd.handler) {
-      return usage_error(ctx.err, "bocker: unknown command: " + path + " " + argv[0], usage_line(cmd, path), path);
+      return usage_error(ctx.err, "bocker: unknown command: " + path + " " + argv[0], usage_line(cmd, path),
+                         path);
     }
   }
   std::vector<FlagSpec> specs = cmd.flags;
@@ -82,7 +84,8 @@ int dispatch(const Command& cmd, std::span<const std::string> argv, const std::s
   int n = static_cast<int>(parsed.args.size());
   if (n < cmd.min_args) {
     std::string what = cmd.min_args == 1 ? "1 argument" : std::to_string(cmd.min_args) + " arguments";
-    return usage_error(ctx.err, "bocker: '" + path + "' requires at least " + what, usage_line(cmd, path), path);
+    return usage_error(ctx.err, "bocker: '" + path + "' requires at least " + what, usage_line(cmd, path),
+                       path);
   }
   if (cmd.max_args >= 0 && n > cmd.max_args) {
     std::string msg = cmd.max_args == 0 ? "accepts no arguments"
@@ -99,10 +102,11 @@ int dispatch(const Command& cmd, std::span<const std::string> argv, const std::s
 }  // namespace
 
 FlagSpec format_flag() {
-  return FlagSpec{.short_name = 'f',
-                  .long_name = "format",
-                  .type = FlagSpec::Type::kString,
-                  .help = "Format output: 'json', '{{json .}}' or a template of {{.Field}} / {{json .Field}}"};
+  return FlagSpec{
+      .short_name = 'f',
+      .long_name = "format",
+      .type = FlagSpec::Type::kString,
+      .help = "Format output: 'json', '{{json .}}' or a template of {{.Field}} / {{json .Field}}"};
 }
 
 const Host& Context::host() {
@@ -143,16 +147,15 @@ std::string main_help() {
       "Commands:\n";
   s += command_list(commands());
   s += "\nGlobal Options:\n" + format_flags(global_flags());
-  s +=
-      "\nEnvironment:\n"
-      "  BOCKER_HOST                Daemon socket, when -H is not given\n"
-      "  BOCKER_NO_AUTOSTART=1      Do not start bockerd when no daemon answers on a unix socket\n"
-      "  BOCKER_DAEMON_PATH         bockerd binary to start (default: next to bocker, else $PATH)\n"
-      "  BOCKER_ROOT                Passed to a started bockerd as --root\n"
-      "  BOCKER_DAEMON_LOG          Log of a started bockerd (default /var/log/bocker/bockerd.log,\n"
-      "                             else /tmp/bockerd-<uid>.log)\n"
-      "  BOCKER_AUTOSTART_TIMEOUT   Seconds to wait for a started bockerd (default 10)\n"
-      "\nRun 'bocker COMMAND --help' for more information on a command.\n";
+  s += "\nEnvironment:\n"
+       "  BOCKER_HOST                Daemon socket, when -H is not given\n"
+       "  BOCKER_NO_AUTOSTART=1      Do not start bockerd when no daemon answers on a unix socket\n"
+       "  BOCKER_DAEMON_PATH         bockerd binary to start (default: next to bocker, else $PATH)\n"
+       "  BOCKER_ROOT                Passed to a started bockerd as --root\n"
+       "  BOCKER_DAEMON_LOG          Log of a started bockerd (default /var/log/bocker/bockerd.log,\n"
+       "                             else /tmp/bockerd-<uid>.log)\n"
+       "  BOCKER_AUTOSTART_TIMEOUT   Seconds to wait for a started bockerd (default 10)\n"
+       "\nRun 'bocker COMMAND --help' for more information on a command.\n";
   return s;
 }
 
@@ -168,7 +171,8 @@ std::string command_help(const Command& cmd, const std::string& path) {
   if (!cmd.subcommands.empty()) s += "\nCommands:\n" + command_list(cmd.subcommands);
   std::string opts = format_flags(cmd.flags);
   if (!opts.empty()) s += "\nOptions:\n" + opts;
-  if (!cmd.subcommands.empty()) s += "\nRun '" + path + " COMMAND --help' for more information on a command.\n";
+  if (!cmd.subcommands.empty())
+    s += "\nRun '" + path + " COMMAND --help' for more information on a command.\n";
   return s;
 }
 

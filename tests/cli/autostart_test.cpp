@@ -16,9 +16,9 @@
 namespace bocker::cli {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeRequest;
 using testing::FakeServer;
+using ::testing::HasSubstr;
 using testing::http_response;
 using testing::TempDir;
 
@@ -122,7 +122,8 @@ TEST(Autostart, LogPathFromEnv) {
 TEST(Autostart, DaemonThatExitsIsReportedWithItsLog) {
   TempDir dir;
   std::string uri = "unix://" + dir.path() + "/d.sock";
-  std::string exe = write_script(dir.path() + "/bockerd", "#!/bin/sh\necho \"fake bockerd args: $*\" >&2\nexit 3\n");
+  std::string exe =
+      write_script(dir.path() + "/bockerd", "#!/bin/sh\necho \"fake bockerd args: $*\" >&2\nexit 3\n");
   Outcome o = run_cli({"-H", uri, "info"}, {{"BOCKER_DAEMON_PATH", exe},
                                             {"BOCKER_DAEMON_LOG", dir.path() + "/d.log"},
                                             {"BOCKER_ROOT", dir.path() + "/root"}});
@@ -168,8 +169,8 @@ TEST(Autostart, StartsDaemonAndGoesOn) {
   ::waitpid(pid, &st, 0);
   EXPECT_EQ(o.rc, 0) << o.err;
   EXPECT_EQ(o.out, "fake\n");
-  EXPECT_EQ(o.err, "bocker: no daemon answered on " + uri + "; started " + self + " (pid " + std::to_string(pid) +
-                       "), log in " + dir.path() + "/d.log\n");
+  EXPECT_EQ(o.err, "bocker: no daemon answered on " + uri + "; started " + self + " (pid " +
+                       std::to_string(pid) + "), log in " + dir.path() + "/d.log\n");
   EXPECT_THAT(read_file(dir.path() + "/d.log"), HasSubstr("fake bockerd serving " + uri));
 }
 

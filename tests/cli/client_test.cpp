@@ -10,9 +10,9 @@ namespace bocker::cli {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::FakeRequest;
 using testing::FakeServer;
+using ::testing::HasSubstr;
 using testing::http_response;
 using testing::TempDir;
 
@@ -108,7 +108,8 @@ TEST(Client, EmptyPostHasNoBodyAndExtraHeadersArrive) {
   TempDir dir;
   FakeServer srv(dir.path() + "/d.sock", ping_then("1.47", ""));
   Client c(parse_host(srv.uri()));
-  Response r = c.send(Request{.method = "POST", .path = "/containers/x/start", .headers = {{"X-Registry-Auth", "e30="}}});
+  Response r = c.send(
+      Request{.method = "POST", .path = "/containers/x/start", .headers = {{"X-Registry-Auth", "e30="}}});
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.body.empty());
   auto req = srv.requests().back();
@@ -141,10 +142,11 @@ TEST(Client, StreamsLines) {
   FakeServer srv(dir.path() + "/d.sock", ping_then("1.47", "{\"a\":1}\r\n{\"b\":2}\n\n{\"c\":3}"));
   Client c(parse_host(srv.uri()));
   std::vector<std::string> lines;
-  long st = c.stream(Request{.method = "POST", .path = "/images/create?fromImage=alpine"}, [&](std::string_view l) {
-    lines.emplace_back(l);
-    return true;
-  });
+  long st =
+      c.stream(Request{.method = "POST", .path = "/images/create?fromImage=alpine"}, [&](std::string_view l) {
+        lines.emplace_back(l);
+        return true;
+      });
   EXPECT_EQ(st, 200);
   EXPECT_THAT(lines, ElementsAre("{\"a\":1}", "{\"b\":2}", "", "{\"c\":3}"));
 }
@@ -166,10 +168,13 @@ TEST(Client, StreamsRawChunks) {
   FakeServer srv(dir.path() + "/d.sock", ping_then("1.47", std::string("\x01\0\0\0\0\0\0\x02hi", 10)));
   Client c(parse_host(srv.uri()));
   std::string all;
-  c.stream(Request{.path = "/containers/x/logs"}, [&](std::string_view d) {
-    all.append(d);
-    return true;
-  }, /*by_line=*/false);
+  c.stream(
+      Request{.path = "/containers/x/logs"},
+      [&](std::string_view d) {
+        all.append(d);
+        return true;
+      },
+      /*by_line=*/false);
   EXPECT_EQ(all, std::string("\x01\0\0\0\0\0\0\x02hi", 10));
 }
 
@@ -181,10 +186,12 @@ TEST(Client, StreamErrorThrowsDaemonError) {
   });
   Client c(parse_host(srv.uri()));
   int calls = 0;
-  EXPECT_THROW(c.stream(Request{.method = "POST", .path = "/images/create"}, [&](std::string_view) {
-    ++calls;
-    return true;
-  }), DaemonError);
+  EXPECT_THROW(c.stream(Request{.method = "POST", .path = "/images/create"},
+                        [&](std::string_view) {
+                          ++calls;
+                          return true;
+                        }),
+               DaemonError);
   EXPECT_EQ(calls, 0);
 }
 

@@ -12,12 +12,12 @@
 namespace bocker::cli {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
-using ::testing::StartsWith;
 using testing::FakeRequest;
 using testing::FakeServer;
+using ::testing::HasSubstr;
 using testing::http_response;
+using ::testing::Not;
+using ::testing::StartsWith;
 using testing::TempDir;
 
 struct Outcome {
@@ -98,7 +98,8 @@ TEST(Cli, VersionFlag) {
   for (auto flag : {"--version", "-v"}) {
     Outcome o = run_cli({flag});
     EXPECT_EQ(o.rc, 0);
-    EXPECT_EQ(o.out, std::string("bocker version ") + build::kVersion + ", build " + build::kGitCommit + "\n");
+    EXPECT_EQ(o.out,
+              std::string("bocker version ") + build::kVersion + ", build " + build::kGitCommit + "\n");
   }
 }
 
@@ -184,7 +185,8 @@ TEST(Cli, VersionJsonFormat) {
     EXPECT_EQ(j["Server"], nlohmann::json::parse(kVersionJson));
     EXPECT_EQ(j["Client"]["Version"], build::kVersion);
   }
-  Outcome field = run_cli({"-H", srv.uri(), "version", "-f", "{{.Server.Version}} {{json .Server.ApiVersion}}"});
+  Outcome field =
+      run_cli({"-H", srv.uri(), "version", "-f", "{{.Server.Version}} {{json .Server.ApiVersion}}"});
   EXPECT_EQ(field.out, "0.1.0 \"1.47\"\n");
 }
 

@@ -17,7 +17,11 @@ const std::vector<FlagSpec> kSpecs = {
     {.long_name = "rm", .help = "Remove when it exits"},
     {.short_name = 'e', .long_name = "env", .type = T::kList, .help = "Set environment variables"},
     {.long_name = "name", .type = T::kString, .help = "Assign a name"},
-    {.short_name = 'n', .long_name = "tail", .type = T::kInt, .help = "Lines to show", .default_value = "all"},
+    {.short_name = 'n',
+     .long_name = "tail",
+     .type = T::kInt,
+     .help = "Lines to show",
+     .default_value = "all"},
 };
 
 ParsedArgs parse(std::vector<std::string> argv, bool interspersed = true) {
@@ -129,7 +133,8 @@ TEST(Flags, MissingValues) {
 }
 
 TEST(Flags, BadIntAndBool) {
-  EXPECT_THAT(usage_error_of({"--tail", "abc"}), HasSubstr("invalid argument \"abc\" for \"-n, --tail\" flag"));
+  EXPECT_THAT(usage_error_of({"--tail", "abc"}),
+              HasSubstr("invalid argument \"abc\" for \"-n, --tail\" flag"));
   EXPECT_THAT(usage_error_of({"-n5x"}), HasSubstr("invalid argument \"5x\""));
   EXPECT_THAT(usage_error_of({"--rm=maybe"}), HasSubstr("invalid argument \"maybe\" for \"--rm\" flag"));
 }

@@ -4,12 +4,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "bocker/cli/host.hpp"
 #include "bocker/runtime/error.hpp"
@@ -36,8 +35,7 @@ class ConnectError : public Error {
 // The daemon answered with an error status; `what()` is the daemon's message.
 class DaemonError : public Error {
  public:
-  DaemonError(long status, const std::string& message)
-      : Error(kind_for(status), message), status_(status) {}
+  DaemonError(long status, const std::string& message) : Error(kind_for(status), message), status_(status) {}
   long status() const noexcept { return status_; }
 
  private:

@@ -27,15 +27,15 @@ using Handler = std::function<int(Context&)>;
 struct Command {
   std::string name;
   std::vector<std::string> aliases;
-  std::string summary;  // one line, for command lists
-  std::string usage;    // what follows "bocker <name> ", e.g. "[OPTIONS] CONTAINER [CONTAINER...]"
+  std::string summary;      // one line, for command lists
+  std::string usage;        // what follows "bocker <name> ", e.g. "[OPTIONS] CONTAINER [CONTAINER...]"
   std::string description;  // longer text for --help; the summary when empty
   std::vector<FlagSpec> flags;
   int min_args = 0;
-  int max_args = -1;          // -1: no limit
-  bool interspersed = true;   // false: flags end at the first positional (run, exec)
+  int max_args = -1;                 // -1: no limit
+  bool interspersed = true;          // false: flags end at the first positional (run, exec)
   std::vector<Command> subcommands;  // a group like `container`: its verbs
-  Handler handler;            // empty for a group: prints its help
+  Handler handler;                   // empty for a group: prints its help
   bool hidden = false;
 };
 

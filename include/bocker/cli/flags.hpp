@@ -45,7 +45,9 @@ class ParsedFlags {
   // Every value of a (list) flag, in order.
   std::vector<std::string> get_list(std::string_view long_name) const;
 
-  void add(const std::string& long_name, std::string value) { values_[long_name].push_back(std::move(value)); }
+  void add(const std::string& long_name, std::string value) {
+    values_[long_name].push_back(std::move(value));
+  }
 
  private:
   std::map<std::string, std::vector<std::string>, std::less<>> values_;
