@@ -146,15 +146,26 @@ Client connect_daemon(const Host& host, const Env& env, std::ostream& err) {
     client.negotiate();
     return client;
   } catch (const ConnectError& e) {
+    if (e.err() == EACCES) {
+      throw ConnectError(
+          e.err(), "permission denied while trying to connect to the bocker daemon socket at " + host.uri);
+    }
     bool retryable = e.err() == ENOENT || e.err() == ECONNREFUSED;
     if (!retryable || !autostart_enabled(host, env))
       throw ConnectError(e.err(), cannot_connect_message(host));
   }
 
-  std::string binary = find_daemon_binary(env);
+  std::string binary;
   std::string log_path;
-  Fd log = open_daemon_log(env, log_path);
-  pid_t pid = spawn_daemon(binary, host, env, log.get());
+  pid_t pid = -1;
+  try {
+    binary = find_daemon_binary(env);
+    Fd log = open_daemon_log(env, log_path);
+    pid = spawn_daemon(binary, host, env, log.get());
+  } catch (const std::exception& e) {
+    throw ConnectError(ECONNREFUSED,
+                       cannot_connect_message(host) + "\nbocker: could not start bockerd: " + e.what());
+  }
   err << "bocker: no daemon answered on " << host.uri << "; started " << binary << " (pid " << pid
       << "), log in " << log_path << "\n";
   err.flush();

@@ -141,7 +141,17 @@ TEST(Autostart, ExecFailureIsReported) {
   Outcome o = run_cli({"-H", "unix://" + dir.path() + "/d.sock", "info"},
                       {{"BOCKER_DAEMON_PATH", exe}, {"BOCKER_DAEMON_LOG", dir.path() + "/d.log"}});
   EXPECT_EQ(o.rc, 1);
-  EXPECT_THAT(o.err, HasSubstr("exec " + exe + ": Exec format error"));
+  EXPECT_THAT(o.err, HasSubstr("Cannot connect to the bocker daemon at unix://" + dir.path() + "/d.sock"));
+  EXPECT_THAT(o.err, HasSubstr("could not start bockerd: exec " + exe + ": Exec format error"));
+}
+
+TEST(Autostart, MissingDaemonBinaryIsReported) {
+  TempDir dir;
+  Outcome o = run_cli({"-H", "unix://" + dir.path() + "/d.sock", "info"},
+                      {{"BOCKER_DAEMON_PATH", dir.path() + "/nope"}});
+  EXPECT_EQ(o.rc, 1);
+  EXPECT_THAT(o.err, HasSubstr("Is bockerd running?\nbocker: could not start bockerd: BOCKER_DAEMON_PATH " +
+                               dir.path() + "/nope is not an executable file"));
 }
 
 TEST(Autostart, NotForTcpHosts) {
