@@ -107,10 +107,13 @@ bool normalize_entry_path(std::string_view name, std::string& out) {
 
 void remove_tree_at(int dir_fd, const std::string& name, const std::string& what) {
   if (::unlinkat(dir_fd, name.c_str(), 0) == 0 || errno == ENOENT) return;
-  if (errno != EISDIR && errno != EPERM) throw SystemError(errno, "unlinkat", what);
+  const int unlink_err = errno;
+  if (unlink_err != EISDIR && unlink_err != EPERM) throw SystemError(unlink_err, "unlinkat", what);
   Fd d(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!d) {
     if (errno == ENOENT) return;
+    // Not a directory after all: the unlink failure is the real error.
+    if (errno == ENOTDIR || errno == ELOOP) throw SystemError(unlink_err, "unlinkat", what);
     throw SystemError(errno, "openat directory to remove", what);
   }
   for (const auto& child : list_dir(d.get(), what)) remove_tree_at(d.get(), child, what + "/" + child);
@@ -198,7 +201,8 @@ void LayerExtractor::on_entry(const TarHeader& h) {
   switch (h.type) {
     case tar_type::kDirectory: {
       remove_existing(p, base, path, /*keep_dir=*/true);
-      if (::mkdirat(p, base.c_str(), 0700) != 0 && errno != EEXIST) throw SystemError(errno, op + "mkdirat", path);
+      if (::mkdirat(p, base.c_str(), 0700) != 0 && errno != EEXIST)
+        throw SystemError(errno, op + "mkdirat", path);
       Fd d(::openat(p, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!d) throw SystemError(errno, op + "open directory", path);
       apply_meta(h, d.get(), p, base, path);
@@ -216,7 +220,8 @@ void LayerExtractor::on_entry(const TarHeader& h) {
     }
     case tar_type::kSymlink: {
       remove_existing(p, base, path, false);
-      if (::symlinkat(h.linkname.c_str(), p, base.c_str()) != 0) throw SystemError(errno, op + "symlinkat", path);
+      if (::symlinkat(h.linkname.c_str(), p, base.c_str()) != 0)
+        throw SystemError(errno, op + "symlinkat", path);
       apply_meta(h, -1, p, base, path);
       ++stats_.symlinks;
       break;
@@ -254,7 +259,8 @@ void LayerExtractor::on_entry(const TarHeader& h) {
   layer_[path] = h.type;
 }
 
-void LayerExtractor::make_hardlink(const TarHeader& h, const std::string& path, int parent, const std::string& base) {
+void LayerExtractor::make_hardlink(const TarHeader& h, const std::string& path, int parent,
+                                   const std::string& base) {
   const std::string op = "extract entry '" + entry_ + "': ";
   std::string target;
   if (!normalize_entry_path(h.linkname, target) || target.empty()) {
@@ -306,7 +312,8 @@ void LayerExtractor::apply_whiteout(const std::string& dir, const std::string& b
   }
   if (base.starts_with(kWhiteoutMetaPrefix)) return;  // aufs bookkeeping (.wh..wh.plnk etc.): ignored
   std::string name = base.substr(kWhiteoutPrefix.size());
-  if (name.empty() || name == "." || name == "..") throw invalid(op + "malformed whiteout name '" + base + "'");
+  if (name.empty() || name == "." || name == "..")
+    throw invalid(op + "malformed whiteout name '" + base + "'");
   std::string target = join(dir, name);
   if (opts_.whiteouts == WhiteoutMode::kApply) {
     Fd p(openat2_in_root(root_, dir, O_PATH | O_DIRECTORY));
@@ -367,7 +374,8 @@ void LayerExtractor::apply_meta(const TarHeader& h, int fd, int parent, const st
   std::array<timespec, 2> ts{};
   ts[0].tv_sec = ts[1].tv_sec = h.mtime_sec;
   ts[0].tv_nsec = ts[1].tv_nsec = h.mtime_nsec;
-  int rc = fd >= 0 ? ::futimens(fd, ts.data()) : ::utimensat(parent, base.c_str(), ts.data(), AT_SYMLINK_NOFOLLOW);
+  int rc =
+      fd >= 0 ? ::futimens(fd, ts.data()) : ::utimensat(parent, base.c_str(), ts.data(), AT_SYMLINK_NOFOLLOW);
   if (rc != 0) throw SystemError(errno, op + "set times of", path);
 }
 
@@ -405,7 +413,8 @@ void LayerExtractor::finish() {
     std::array<timespec, 2> ts{};
     ts[0].tv_sec = ts[1].tv_sec = it->sec;
     ts[0].tv_nsec = ts[1].tv_nsec = it->nsec;
-    if (::futimens(d.get(), ts.data()) != 0) throw SystemError(errno, "extract: set times of directory", it->path);
+    if (::futimens(d.get(), ts.data()) != 0)
+      throw SystemError(errno, "extract: set times of directory", it->path);
   }
 }
 

@@ -220,8 +220,8 @@ void TarReader::finish() {
       fail("truncated archive: entry '" + printable(entry_name_) + "' is cut off, " +
            std::to_string(remaining_) + " bytes of data missing");
     case State::kPadding:
-      fail("truncated archive: entry '" + printable(entry_name_) + "' is missing " + std::to_string(padding_) +
-           " bytes of block padding");
+      fail("truncated archive: entry '" + printable(entry_name_) + "' is missing " +
+           std::to_string(padding_) + " bytes of block padding");
     case State::kEnd:
       break;
     case State::kFailed:
@@ -234,13 +234,15 @@ void TarReader::finish() {
 void TarReader::on_block(const std::byte* blk) {
   const std::uint64_t at = offset_ - kTarBlock;
   if (state_ == State::kSecondZero) {
-    if (!all_zero(blk)) fail("corrupt archive: lone zero block followed by data at offset " + std::to_string(at));
+    if (!all_zero(blk))
+      fail("corrupt archive: lone zero block followed by data at offset " + std::to_string(at));
     state_ = State::kEnd;
     return;
   }
   if (all_zero(blk)) {
     if (!pax_.empty() || have_long_name_ || have_long_link_ || oversize_meta_ != 0) {
-      fail("corrupt archive: extended header at offset " + std::to_string(at) + " is followed by end of archive");
+      fail("corrupt archive: extended header at offset " + std::to_string(at) +
+           " is followed by end of archive");
     }
     state_ = State::kSecondZero;
     return;
@@ -345,7 +347,8 @@ void TarReader::start_entry(const std::byte* blk) {
     } else if (k == "size") {
       if (!parse_decimal(v, h.size)) fail(where() + ": bad PAX size '" + printable(v) + "'");
     } else if (k == "mtime") {
-      if (!parse_pax_time(v, h.mtime_sec, h.mtime_nsec)) fail(where() + ": bad PAX mtime '" + printable(v) + "'");
+      if (!parse_pax_time(v, h.mtime_sec, h.mtime_nsec))
+        fail(where() + ": bad PAX mtime '" + printable(v) + "'");
     } else if (k == "uid") {
       if (!parse_decimal(v, h.uid)) fail(where() + ": bad PAX uid '" + printable(v) + "'");
     } else if (k == "gid") {
@@ -369,7 +372,8 @@ void TarReader::start_entry(const std::byte* blk) {
   if (h.name.find('\0') != std::string::npos || h.linkname.find('\0') != std::string::npos) {
     fail(where() + ": name or link name contains a NUL byte");
   }
-  if (type == '\0' || type == '7') type = h.name.ends_with('/') && type == '\0' ? tar_type::kDirectory : tar_type::kRegular;
+  if (type == '\0' || type == '7')
+    type = h.name.ends_with('/') && type == '\0' ? tar_type::kDirectory : tar_type::kRegular;
   h.type = type;
 
   // Header-only types carry no data whatever their size field says (as Go's archive/tar reads them).
@@ -387,8 +391,10 @@ void TarReader::end_entry() {
 }
 
 void TarReader::finish_meta() {
-  auto where = [&] { return "extended header (type '" + std::string(1, meta_type_) + "') before entry '" +
-                            printable(entry_name_) + "'"; };
+  auto where = [&] {
+    return "extended header (type '" + std::string(1, meta_type_) + "') before entry '" +
+           printable(entry_name_) + "'";
+  };
   if (oversize_meta_ != 0) {
     // Dropped; start_entry reports it.
   } else if (meta_type_ == 'L' || meta_type_ == 'K') {
@@ -409,8 +415,8 @@ void TarReader::finish_meta() {
       // "<len> <key>=<value>\n", len counting the whole record.
       std::size_t sp = s.find(' ');
       std::int64_t len = 0;
-      if (sp == std::string_view::npos || !parse_decimal(s.substr(0, sp), len) || len <= static_cast<std::int64_t>(sp) + 1 ||
-          len > static_cast<std::int64_t>(s.size())) {
+      if (sp == std::string_view::npos || !parse_decimal(s.substr(0, sp), len) ||
+          len <= static_cast<std::int64_t>(sp) + 1 || len > static_cast<std::int64_t>(s.size())) {
         fail(where() + ": malformed PAX record length");
       }
       std::string_view rec = s.substr(sp + 1, len - sp - 1);

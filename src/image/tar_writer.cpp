@@ -1,4 +1,5 @@
 // Tar stream producer: ustar headers plus PAX records where ustar cannot hold a value.
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -10,7 +11,6 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <dirent.h>
 #include <memory>
 #include <vector>
 
@@ -63,7 +63,8 @@ void add_record(std::string& out, std::string_view key, std::string_view value) 
   out += '\n';
 }
 
-std::array<char, kTarBlock> make_block(std::string_view name, char type, const TarHeader& h, std::int64_t size) {
+std::array<char, kTarBlock> make_block(std::string_view name, char type, const TarHeader& h,
+                                       std::int64_t size) {
   std::array<char, kTarBlock> b{};
   put_str(b.data() + 0, 100, name);
   put_numeric(b.data() + 100, 8, h.mode & 07777);
@@ -73,7 +74,10 @@ std::array<char, kTarBlock> make_block(std::string_view name, char type, const T
   put_numeric(b.data() + 136, 12, h.mtime_sec);
   b[156] = type;
   put_str(b.data() + 157, 100, h.linkname);
-  std::memcpy(b.data() + 257, "ustar\0" "00", 8);
+  std::memcpy(b.data() + 257,
+              "ustar\0"
+              "00",
+              8);
   put_numeric(b.data() + 329, 8, h.devmajor);
   put_numeric(b.data() + 337, 8, h.devminor);
   std::memset(b.data() + 148, ' ', 8);
@@ -83,7 +87,9 @@ std::array<char, kTarBlock> make_block(std::string_view name, char type, const T
   return b;
 }
 
-std::span<const std::byte> bytes(const void* p, std::size_t n) { return {static_cast<const std::byte*>(p), n}; }
+std::span<const std::byte> bytes(const void* p, std::size_t n) {
+  return {static_cast<const std::byte*>(p), n};
+}
 
 int openat2_in_root(int root, const std::string& path, std::uint64_t flags) {
   open_how how{};
@@ -175,7 +181,8 @@ void TarWriter::write_data(std::span<const std::byte> data) {
 void TarWriter::end_entry() {
   if (!in_entry_) throw Error("tar writer: end_entry without an entry");
   if (remaining_ != 0) {
-    throw Error("tar writer: entry '" + entry_name_ + "': " + std::to_string(remaining_) + " bytes of data missing");
+    throw Error("tar writer: entry '" + entry_name_ + "': " + std::to_string(remaining_) +
+                " bytes of data missing");
   }
   emit(std::span(kZeros).first(static_cast<std::size_t>(padding_)));
   in_entry_ = false;
@@ -195,7 +202,8 @@ bool TarWriter::add_object(int root_fd, const std::string& rel, const std::strin
   Fd parent(openat2_in_root(root_fd, dir, O_PATH | O_DIRECTORY));
   if (!parent) throw SystemError(errno, "tar: open parent directory", dir.empty() ? "." : dir);
   struct stat st {};
-  if (::fstatat(parent.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw SystemError(errno, "tar: lstat", rel);
+  if (::fstatat(parent.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    throw SystemError(errno, "tar: lstat", rel);
   TarHeader h;
   h.name = name;
   h.mode = st.st_mode & 07777;
@@ -260,7 +268,8 @@ bool TarWriter::add_object(int root_fd, const std::string& rel, const std::strin
   write_header(h);
   std::vector<std::byte> buf(128 * 1024);
   while (remaining_ > 0) {
-    ssize_t n = ::read(f.get(), buf.data(), static_cast<std::size_t>(std::min<std::int64_t>(remaining_, buf.size())));
+    ssize_t n =
+        ::read(f.get(), buf.data(), static_cast<std::size_t>(std::min<std::int64_t>(remaining_, buf.size())));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw SystemError(errno, "tar: read", rel);
@@ -313,7 +322,8 @@ void TarWriter::add_whiteout(std::string_view rel) {
   }
   auto slash = norm.rfind('/');
   TarHeader h;
-  h.name = slash == std::string::npos ? ".wh." + norm : norm.substr(0, slash + 1) + ".wh." + norm.substr(slash + 1);
+  h.name = slash == std::string::npos ? ".wh." + norm
+                                      : norm.substr(0, slash + 1) + ".wh." + norm.substr(slash + 1);
   h.type = tar_type::kRegular;
   write_header(h);
   end_entry();

@@ -57,7 +57,8 @@ bool parse(std::span<const std::byte> data, std::size_t step, std::uint64_t* ent
   CheckingSink sink;
   bocker::image::TarReader r(sink);
   try {
-    for (std::size_t off = 0; off < data.size(); off += step) r.feed(data.subspan(off, std::min(step, data.size() - off)));
+    for (std::size_t off = 0; off < data.size(); off += step)
+      r.feed(data.subspan(off, std::min(step, data.size() - off)));
     r.finish();
   } catch (const bocker::Error& e) {
     check(e.kind() == bocker::Error::Kind::kInvalid);

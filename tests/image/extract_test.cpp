@@ -272,7 +272,8 @@ TEST_F(ExtractTest, SymlinkEscapeThenWriteThroughItStaysInRoot) {
   extract(archive(scratch_, R"(
 add('a', tarfile.SYMTYPE, link='/etc')
 add('a/passwd', data=b'root::0:0::/:/bin/sh\n')
-add('o', tarfile.SYMTYPE, link=')" + outside_ + R"(')
+add('o', tarfile.SYMTYPE, link=')" +
+                                outside_ + R"(')
 add('o/evil', data=b'x')
 )"));
   EXPECT_EQ(read_text(in_root("etc/passwd")), "root::0:0::/:/bin/sh\n");
@@ -308,16 +309,20 @@ TEST_F(ExtractTest, HardlinkThroughSymlinkOrToUnknownTargetIsRefused) {
   expect_refused(archive(scratch_, "add('s', tarfile.SYMTYPE, link='" + outside_ + "')\n" +
                                        "add('h', tarfile.LNKTYPE, link='s/sentinel')"),
                  {"'h'", "s/sentinel", "not a file extracted earlier"});
-  expect_refused(archive(scratch_, "add('d/', tarfile.DIRTYPE)\nadd('h2', tarfile.LNKTYPE, link='d')"), {"'h2'"});
+  expect_refused(archive(scratch_, "add('d/', tarfile.DIRTYPE)\nadd('h2', tarfile.LNKTYPE, link='d')"),
+                 {"'h2'"});
 }
 
 TEST_F(ExtractTest, WriteOverEarlierSymlinkReplacesTheSymlink) {
   extract(archive(scratch_, R"(
-add('f', tarfile.SYMTYPE, link=')" + outside_ + R"(/newfile')
+add('f', tarfile.SYMTYPE, link=')" +
+                                outside_ + R"(/newfile')
 add('f', data=b'replaced')
-add('g', tarfile.SYMTYPE, link=')" + outside_ + R"(/sentinel')
+add('g', tarfile.SYMTYPE, link=')" +
+                                outside_ + R"(/sentinel')
 add('g', data=b'also replaced')
-add('n', tarfile.SYMTYPE, link=')" + outside_ + R"(')
+add('n', tarfile.SYMTYPE, link=')" +
+                                outside_ + R"(')
 add('n/', tarfile.DIRTYPE)
 )"));
   EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(in_root("f"))));
@@ -330,7 +335,8 @@ add('n/', tarfile.DIRTYPE)
 TEST_F(ExtractTest, WhiteoutsThroughSymlinksStayInRoot) {
   // Whiteouts below a symlink to the sentinel dir resolve inside the root: nothing there to delete.
   extract(archive(scratch_, R"(
-add('o', tarfile.SYMTYPE, link=')" + outside_ + R"(')
+add('o', tarfile.SYMTYPE, link=')" +
+                                outside_ + R"(')
 add('o/.wh.sentinel')
 add('rel', tarfile.SYMTYPE, link='../outside')
 add('rel/.wh.sentinel')
@@ -339,8 +345,9 @@ add('up/.wh.outside')
 )"));
   expect_outside_untouched();
   // An opaque marker below a dangling symlink is refused rather than followed.
-  expect_refused(archive(scratch_, "add('o2', tarfile.SYMTYPE, link='" + outside_ + "')\nadd('o2/.wh..wh..opq')"),
-                 {"o2/.wh..wh..opq"});
+  expect_refused(
+      archive(scratch_, "add('o2', tarfile.SYMTYPE, link='" + outside_ + "')\nadd('o2/.wh..wh..opq')"),
+      {"o2/.wh..wh..opq"});
   // With the target present inside the root, the opaque dir emptied is the one inside the root.
   fs::create_directories(in_root(outside_.substr(1)));
   testing::write_text(in_root(outside_.substr(1) + "/lower"), "lower");

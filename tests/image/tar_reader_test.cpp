@@ -105,9 +105,11 @@ TEST_F(TarReaderTest, GnuLongNameAndLongLink) {
   std::string link = std::string(180, 'l');
   auto tar = make_tar(tmp_, R"(
 tf = tarfile.open(out, 'w', format=tarfile.GNU_FORMAT)
-ti = tarfile.TarInfo(')" + name + R"('); ti.size = 3
+ti = tarfile.TarInfo(')" + name +
+                                R"('); ti.size = 3
 tf.addfile(ti, io.BytesIO(b'abc'))
-ti = tarfile.TarInfo('s'); ti.type = tarfile.SYMTYPE; ti.linkname = ')" + link + R"('
+ti = tarfile.TarInfo('s'); ti.type = tarfile.SYMTYPE; ti.linkname = ')" +
+                                link + R"('
 tf.addfile(ti)
 tf.close())");
   auto e = parse(tar, 100);
@@ -122,7 +124,8 @@ TEST_F(TarReaderTest, PaxPathLinkpathXattrsFractionalMtimeAndBigUid) {
   std::string name = std::string(300, 'p');
   auto tar = make_tar(tmp_, R"(
 tf = tarfile.open(out, 'w', format=tarfile.PAX_FORMAT)
-ti = tarfile.TarInfo(')" + name + R"('); ti.size = 2; ti.mtime = 1234.5; ti.uid = 3000000; ti.gid = 5000000
+ti = tarfile.TarInfo(')" + name +
+                                R"('); ti.size = 2; ti.mtime = 1234.5; ti.uid = 3000000; ti.gid = 5000000
 ti.pax_headers = {'SCHILY.xattr.user.mime': 'text/plain', 'SCHILY.xattr.security.capability': '\x01\x00',
                   'uname': 'ignored', 'atime': '1.5'}
 tf.addfile(ti, io.BytesIO(b'hi'))

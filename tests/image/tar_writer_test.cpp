@@ -100,7 +100,8 @@ TEST_F(TarWriterTest, TreeRoundTripsThroughTheExtractor) {
   for (auto it = fs::recursive_directory_iterator(src_); it != fs::recursive_directory_iterator(); ++it) {
     std::string rel = it->path().lexically_relative(src_).string();
     SCOPED_TRACE(rel);
-    struct stat a {}, b {};
+    struct stat a {
+    }, b{};
     ASSERT_EQ(::lstat(it->path().c_str(), &a), 0);
     ASSERT_EQ(::lstat((dst + "/" + rel).c_str(), &b), 0) << "missing after round trip";
     EXPECT_EQ(a.st_mode, b.st_mode);
@@ -119,7 +120,8 @@ TEST_F(TarWriterTest, TreeRoundTripsThroughTheExtractor) {
     ++compared;
   }
   EXPECT_GE(compared, 11u);
-  struct stat su {}, su2 {};
+  struct stat su {
+  }, su2{};
   ASSERT_EQ(::lstat((dst + "/bin/su").c_str(), &su), 0);
   ASSERT_EQ(::lstat((dst + "/bin/su2").c_str(), &su2), 0);
   EXPECT_EQ(su.st_ino, su2.st_ino);
@@ -140,11 +142,12 @@ TEST_F(TarWriterTest, PythonTarfileReadsTheStream) {
     std::fclose(f);
   }
   std::string list = tmp_ / "list.txt";
-  std::string cmd = "python3 -c \"import tarfile,sys\n"
-                    "t = tarfile.open(sys.argv[1])\n"
-                    "open(sys.argv[2], 'w').write(''.join('%s %s %s\\n' % (m.type.decode(), m.name, m.linkname)"
-                    " for m in t))\" " +
-                    path + " " + list;
+  std::string cmd =
+      "python3 -c \"import tarfile,sys\n"
+      "t = tarfile.open(sys.argv[1])\n"
+      "open(sys.argv[2], 'w').write(''.join('%s %s %s\\n' % (m.type.decode(), m.name, m.linkname)"
+      " for m in t))\" " +
+      path + " " + list;
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::string got = read_text(list);
   EXPECT_NE(got.find("0 a.txt \n"), std::string::npos) << got;

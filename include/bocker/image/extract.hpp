@@ -76,8 +76,8 @@ class LayerExtractor final : public TarSink {
   void apply_whiteout(const std::string& dir, const std::string& base);
   void make_hardlink(const TarHeader& h, const std::string& path, int parent, const std::string& base);
   void apply_meta(const TarHeader& h, int fd, int parent, const std::string& base, const std::string& path);
-  void set_xattr(int fd, int parent, const std::string& base, const std::string& key, const std::string& value,
-                 const std::string& path);
+  void set_xattr(int fd, int parent, const std::string& base, const std::string& key,
+                 const std::string& value, const std::string& path);
   void warn(std::string msg);
 
   int root_;
