@@ -95,9 +95,16 @@ io_uring_sqe* Loop::sqe_for(Op* op) {
     if (rc > 0) stats_.submissions += static_cast<std::uint64_t>(rc);
     sqe = io_uring_get_sqe(&ring_);
   }
-  op->cancel_sent = false;
+  if (op != nullptr) op->cancel_sent = false;
   io_uring_sqe_set_data(sqe, op);
   return sqe;
+}
+
+void Loop::reserve_sqes(unsigned n) {
+  if (io_uring_sq_space_left(&ring_) >= n) return;
+  int rc = io_uring_submit(&ring_);
+  if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) throw SystemError(-rc, "io_uring_submit", "");
+  if (rc > 0) stats_.submissions += static_cast<std::uint64_t>(rc);
 }
 
 void Loop::cancel(Op* op) noexcept {

@@ -205,6 +205,32 @@ TEST(Timeout, ReturnsValueWhenInTime) {
   EXPECT_EQ(loop.run(body(p.r.get())), 2);
 }
 
+TEST(Timeout, LinkedTimeoutOnOneOp) {
+  rt::Loop loop;
+  Pipe p;
+  auto body = [](int rfd, int wfd) -> rt::Task<void> {
+    char buf[8];
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(co_await rt::read(rfd, buf, sizeof buf).timeout(20ms), -ETIMEDOUT);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 15ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+    EXPECT_EQ(::write(wfd, "abc", 3), 3);
+    EXPECT_EQ(co_await rt::read(rfd, buf, sizeof buf).timeout(1s), 3);
+    // Cancelling the scope still reads as -ECANCELED, not as a timeout.
+    rt::TaskScope scope;
+    int res = 0;
+    scope.spawn([](int f, int& out) -> rt::Task<void> {
+      char b[8];
+      out = co_await rt::read(f, b, sizeof b).timeout(10s);
+    }(rfd, res));
+    co_await rt::sleep_for(5ms);
+    scope.cancel();
+    co_await scope.join();
+    EXPECT_EQ(res, -ECANCELED);
+  };
+  loop.run(body(p.r.get(), p.w.get()));
+}
+
 TEST(WhenAll, CollectsValuesInOrder) {
   rt::Loop loop;
   auto body = []() -> rt::Task<std::vector<int>> {

@@ -26,14 +26,24 @@ namespace bocker::rt {
 inline constexpr std::uint64_t kNoOffset = static_cast<std::uint64_t>(-1);
 
 // CRTP base: Derived provides `void prep(io_uring_sqe*)`.
+// `.timeout(d)` bounds one operation with a linked IORING_OP_LINK_TIMEOUT: when it expires
+// the op is cancelled and yields -ETIMEDOUT (not -ECANCELED, which means its scope was cancelled).
 template <class Derived>
 struct IoAwaitable {
   IoAwaitable() noexcept = default;
   // Moving is allowed only before the awaitable is awaited; the moved-to op starts fresh.
-  IoAwaitable(IoAwaitable&&) noexcept {}
+  IoAwaitable(IoAwaitable&& o) noexcept : link_ts_(o.link_ts_), has_timeout_(o.has_timeout_) {}
   IoAwaitable& operator=(IoAwaitable&&) = delete;
 
   Op op;
+
+  Derived&& timeout(std::chrono::nanoseconds d) && noexcept {
+    auto ns = d.count() < 0 ? 0 : d.count();
+    link_ts_.tv_sec = ns / 1'000'000'000;
+    link_ts_.tv_nsec = ns % 1'000'000'000;
+    has_timeout_ = true;
+    return static_cast<Derived&&>(*this);
+  }
 
   bool await_ready() const noexcept { return false; }
   template <class P>
@@ -44,13 +54,35 @@ struct IoAwaitable {
       return false;
     }
     op.waiter = h;
-    io_uring_sqe* sqe = Loop::current().sqe_for(&op);
+    Loop& loop = Loop::current();
+    if (has_timeout_) loop.reserve_sqes(2);  // the op and its timeout go out in one batch
+    io_uring_sqe* sqe = loop.sqe_for(&op);
     static_cast<Derived*>(this)->prep(sqe);
     io_uring_sqe_set_data(sqe, &op);
+    if (has_timeout_) {
+      sqe->flags |= IOSQE_IO_LINK;
+      io_uring_sqe* t = loop.sqe_for(nullptr);
+      io_uring_prep_link_timeout(t, &link_ts_, 0);
+      io_uring_sqe_set_data(t, nullptr);
+      cancel_scope_ = scope;
+    }
     if (scope != nullptr) scope->link(&op);
     return true;
   }
-  int await_resume() const noexcept { return op.res; }
+  int await_resume() const noexcept { return result(); }
+
+ protected:
+  int result() const noexcept {
+    if (has_timeout_ && op.res == -ECANCELED && !(cancel_scope_ != nullptr && cancel_scope_->cancelled())) {
+      return -ETIMEDOUT;
+    }
+    return op.res;
+  }
+
+ private:
+  __kernel_timespec link_ts_{};
+  bool has_timeout_ = false;
+  CancelScope* cancel_scope_ = nullptr;
 };
 
 struct ReadOp : IoAwaitable<ReadOp> {

@@ -89,6 +89,8 @@ class Loop {
   // An SQE for `op`, bound to it; submits the queue when it is full. `op` must stay put until
   // its completion.
   io_uring_sqe* sqe_for(Op* op);
+  // Makes sure `n` SQEs can be had without a submit in between (for linked chains).
+  void reserve_sqes(unsigned n);
   // Submit ASYNC_CANCEL for an op in flight (its CQE will still arrive).
   void cancel(Op* op) noexcept;
 

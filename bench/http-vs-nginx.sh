@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# GET /_ping over a unix socket: bockerd beside nginx (one worker, `return 200 "OK"`), same load
+# generator, same connections and duration. Prints both and the ratio nginx/bocker (target <= 1.5).
+# Usage: bench/http-vs-nginx.sh [BUILD_DIR (Release)] [SECONDS] [CONNECTIONS]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build-release}
+seconds=${2:-5}
+conns=${3:-32}
+command -v nginx >/dev/null || { echo "nginx missing: bash scripts/install-deps.sh" >&2; exit 1; }
+[[ -x $build/bench/http_load && -x $build/src/daemon/bockerd ]] || {
+  cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBOCKER_TESTS=OFF >/dev/null
+  cmake --build "$build" --target http_load bockerd >/dev/null
+}
+work=$(mktemp -d /tmp/bocker-bench-http.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cat >"$work/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+master_process off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
+  server {
+    listen unix:$work/nginx.sock;
+    location = /_ping { default_type text/plain; return 200 "OK"; }
+  }
+}
+CONF
+nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
+"$build/src/daemon/bockerd" --root "$work/root" --host "unix://$work/bocker.sock" --metrics-addr "" 2>"$work/bockerd.log" & pids+=($!)
+for _ in $(seq 100); do [[ -S $work/nginx.sock && -S $work/bocker.sock ]] && break; sleep 0.05; done
+
+load() { "$build/bench/http_load" --unix "$1" --path /_ping -c "$conns" -d "$seconds" --json; }
+load "$work/bocker.sock" >/dev/null  # warm-up
+b=$(load "$work/bocker.sock")
+n=$(load "$work/nginx.sock")
+python3 - "$b" "$n" "$conns" "$seconds" <<'PY'
+import json, sys
+b, n = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"GET /_ping over a unix socket, {sys.argv[3]} keep-alive connections, {sys.argv[4]} s each, 1 server thread/worker")
+print(f"{'server':<8} {'req/s':>10} {'p50 us':>9} {'p99 us':>9} {'errors':>7}")
+for name, r in (("bocker", b), ("nginx", n)):
+    print(f"{name:<8} {r['rps']:>10.0f} {r['p50_us']:>9.1f} {r['p99_us']:>9.1f} {r['errors']:>7}")
+ratio = n['rps'] / b['rps'] if b['rps'] else float('inf')
+print(f"nginx/bocker requests/s ratio: {ratio:.2f} (target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'})")
+PY
