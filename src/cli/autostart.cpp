@@ -58,9 +58,12 @@ std::string find_daemon_binary(const Env& env) {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    std::string beside = (self.parent_path() / "bockerd").string();
-    if (is_executable(beside)) return beside;
-    tried.push_back(beside);
+    // Installed side by side; in a build tree bockerd is in src/daemon/ next to src/cli/.
+    for (const auto& cand :
+         {self.parent_path() / "bockerd", self.parent_path().parent_path() / "daemon" / "bockerd"}) {
+      if (is_executable(cand.string())) return cand.string();
+      tried.push_back(cand.string());
+    }
   }
   std::string path = env.get_or("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   std::stringstream ss(path);

@@ -3,7 +3,7 @@
 // When a request to a unix-socket host fails with ENOENT or ECONNREFUSED and
 // BOCKER_NO_AUTOSTART is not "1", the CLI starts the daemon itself:
 //   binary:  $BOCKER_DAEMON_PATH, else `bockerd` next to the running `bocker` (/proc/self/exe),
-//            else `bockerd` on $PATH;
+//            else ../daemon/bockerd from there (the build tree), else `bockerd` on $PATH;
 //   argv:    bockerd --host unix:///the/socket [--root $BOCKER_ROOT]
 //   process: its own session (setsid), stdin/stdout on /dev/null, stderr appended to the log:
 //            $BOCKER_DAEMON_LOG, else /var/log/bocker/bockerd.log when that can be created,
