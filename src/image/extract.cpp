@@ -63,11 +63,11 @@ struct DirCloser {
 };
 
 // Names in a directory (no "." / ".."). dir_fd is not consumed.
-std::vector<std::string> list_dir(int dir_fd, const std::string& what) {
+std::vector<std::string> list_dir(int dir_fd, const std::string& what, const std::string& op) {
   Fd dup(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
-  if (!dup) throw SystemError(errno, "dup directory fd of", what);
+  if (!dup) throw SystemError(errno, op + "dup directory fd of", what);
   std::unique_ptr<DIR, DirCloser> d(::fdopendir(dup.get()));
-  if (!d) throw SystemError(errno, "fdopendir", what);
+  if (!d) throw SystemError(errno, op + "fdopendir", what);
   (void)dup.release();  // owned by DIR now
   std::vector<std::string> names;
   errno = 0;
@@ -76,7 +76,7 @@ std::vector<std::string> list_dir(int dir_fd, const std::string& what) {
     if (n != "." && n != "..") names.emplace_back(n);
     errno = 0;
   }
-  if (errno != 0) throw SystemError(errno, "readdir", what);
+  if (errno != 0) throw SystemError(errno, op + "readdir", what);
   return names;
 }
 
@@ -105,21 +105,22 @@ bool normalize_entry_path(std::string_view name, std::string& out) {
   return true;
 }
 
-void remove_tree_at(int dir_fd, const std::string& name, const std::string& what) {
+void remove_tree_at(int dir_fd, const std::string& name, const std::string& what, const std::string& op) {
   if (::unlinkat(dir_fd, name.c_str(), 0) == 0 || errno == ENOENT) return;
   const int unlink_err = errno;
-  if (unlink_err != EISDIR && unlink_err != EPERM) throw SystemError(unlink_err, "unlinkat", what);
+  if (unlink_err != EISDIR && unlink_err != EPERM) throw SystemError(unlink_err, op + "unlinkat", what);
   Fd d(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!d) {
     if (errno == ENOENT) return;
     // Not a directory after all: the unlink failure is the real error.
-    if (errno == ENOTDIR || errno == ELOOP) throw SystemError(unlink_err, "unlinkat", what);
-    throw SystemError(errno, "openat directory to remove", what);
+    if (errno == ENOTDIR || errno == ELOOP) throw SystemError(unlink_err, op + "unlinkat", what);
+    throw SystemError(errno, op + "open directory to remove", what);
   }
-  for (const auto& child : list_dir(d.get(), what)) remove_tree_at(d.get(), child, what + "/" + child);
+  for (const auto& child : list_dir(d.get(), what, op))
+    remove_tree_at(d.get(), child, what + "/" + child, op);
   d.reset();
   if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-    throw SystemError(errno, "rmdir", what);
+    throw SystemError(errno, op + "rmdir", what);
   }
 }
 
@@ -168,7 +169,7 @@ void LayerExtractor::remove_existing(int parent, const std::string& base, const 
   }
   if (S_ISDIR(st.st_mode)) {
     if (keep_dir) return;
-    remove_tree_at(parent, base, path);
+    remove_tree_at(parent, base, path, "extract entry '" + entry + "': ");
   } else if (::unlinkat(parent, base.c_str(), 0) != 0 && errno != ENOENT) {
     throw SystemError(errno, "extract entry '" + entry + "': unlinkat", path);
   }
@@ -304,9 +305,9 @@ void LayerExtractor::apply_whiteout(const std::string& dir, const std::string& b
       return;
     }
     // Lower content goes; what this layer already put there stays.
-    for (const auto& name : list_dir(d.get(), dir)) {
+    for (const auto& name : list_dir(d.get(), dir, op)) {
       std::string child = join(dir, name);
-      if (!layer_.contains(child)) remove_tree_at(d.get(), name, child);
+      if (!layer_.contains(child)) remove_tree_at(d.get(), name, child, op);
     }
     return;
   }
@@ -321,7 +322,7 @@ void LayerExtractor::apply_whiteout(const std::string& dir, const std::string& b
       if (errno == ENOENT || errno == ENOTDIR) return;  // nothing below to delete
       throw SystemError(errno, op + "openat2", dir);
     }
-    remove_tree_at(p.get(), name, target);
+    remove_tree_at(p.get(), name, target, op);
     return;
   }
   Fd p = open_dir(dir, true, entry_);

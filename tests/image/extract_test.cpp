@@ -243,6 +243,30 @@ TEST_F(ExtractTest, WhiteoutsKeptAsPlainFiles) {
   EXPECT_EQ(read_text(in_root("gone")), "still here");
 }
 
+TEST_F(ExtractTest, SkippedDevicesAndXattrsAreCountedAsWarnings) {
+  auto stats = extract(archive(scratch_, R"(
+add('dev/sda', tarfile.BLKTYPE, mode=0o660, major=8, minor=0)
+add('l', tarfile.SYMTYPE, link='x', pax={'SCHILY.xattr.user.onlink': 'v'})
+)"),
+                       {.devices = false});
+  EXPECT_FALSE(fs::exists(in_root("dev/sda")));
+  EXPECT_EQ(stats.skipped_devices, 1u);
+  EXPECT_EQ(stats.skipped_xattrs, 1u);  // user.* xattrs are not allowed on symlinks
+  ASSERT_EQ(stats.warnings.size(), 2u);
+  EXPECT_NE(stats.warnings[0].find("dev/sda"), std::string::npos);
+  EXPECT_NE(stats.warnings[1].find("user.onlink"), std::string::npos);
+}
+
+TEST_F(ExtractTest, FileUsedAsParentFailsWithEntryAndErrno) {
+  expect_refused(archive(scratch_, "add('f', data=b'1')\nadd('f/x', data=b'2')"),
+                 {"extract entry 'f/x'", "parent 'f'", "Not a directory"});
+}
+
+TEST_F(ExtractTest, UnsupportedTypeIsRefused) {
+  expect_refused(archive(scratch_, "add('sparse', tarfile.CONTTYPE.__class__(b'V'))"),
+                 {"sparse", "unsupported"});
+}
+
 // ---- attacks ----
 
 TEST_F(ExtractTest, DotDotNameIsRefused) {

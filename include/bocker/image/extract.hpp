@@ -98,7 +98,8 @@ class LayerExtractor final : public TarSink {
 // Reads a tar stream from fd to EOF and extracts it into root_fd.
 ExtractStats extract_layer(int root_fd, int tar_fd, ExtractOptions opts = {});
 
-// Removes rel (file or whole tree) below dir_fd without following symlinks. ENOENT is not an error.
-void remove_tree_at(int dir_fd, const std::string& name, const std::string& what);
+// Removes name (file or whole tree) in dir_fd without following symlinks. ENOENT is not an error.
+// Errors read "<op>unlinkat <what>: <strerror>"; `what` is the path shown, `op` a prefix.
+void remove_tree_at(int dir_fd, const std::string& name, const std::string& what, const std::string& op = {});
 
 }  // namespace bocker::image
