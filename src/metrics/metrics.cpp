@@ -100,10 +100,21 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 }
 
 void Metrics::observe_http(std::string_view route, std::string_view method, int status, std::chrono::nanoseconds took) {
-  http_requests_->Add({{"route", std::string(route)}, {"method", std::string(method)}, {"code", std::to_string(status)}})
-      .Increment();
-  http_duration_->Add({{"route", std::string(route)}}, kHttpBuckets)
-      .Observe(std::chrono::duration<double>(took).count());
+  key_.assign(route);
+  key_ += '\0';
+  key_ += method;
+  key_ += '\0';
+  key_ += std::to_string(status);
+  auto it = http_cache_.find(key_);
+  if (it == http_cache_.end()) {
+    HttpChildren c{
+        &http_requests_->Add(
+            {{"route", std::string(route)}, {"method", std::string(method)}, {"code", std::to_string(status)}}),
+        &http_duration_->Add({{"route", std::string(route)}}, kHttpBuckets)};
+    it = http_cache_.emplace(key_, c).first;
+  }
+  it->second.requests->Increment();
+  it->second.duration->Observe(std::chrono::duration<double>(took).count());
 }
 
 std::string Metrics::serialize() const {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace bocker::rt {
@@ -45,6 +46,13 @@ class Metrics {
   std::vector<std::shared_ptr<prometheus::Collectable>> collectors_;
   prometheus::Family<prometheus::Counter>* http_requests_;
   prometheus::Family<prometheus::Histogram>* http_duration_;
+  // Children by "route\0method\0code": saves prometheus-cpp's label-map lookup per request.
+  struct HttpChildren {
+    prometheus::Counter* requests;
+    prometheus::Histogram* duration;
+  };
+  std::unordered_map<std::string, HttpChildren> http_cache_;
+  std::string key_;
 };
 
 // Runtime metrics of `loop`, read at scrape time: loop iterations, io_uring submissions and
