@@ -15,7 +15,8 @@ namespace bocker::http::detail {
 using Clock = std::chrono::steady_clock;
 
 struct Conn {
-  Conn(Server& s, Fd f, std::string p) : server(s), fd(std::move(f)), peer(std::move(p)), parser(s.options().limits) {}
+  Conn(Server& s, Fd f, std::string p)
+      : server(s), fd(std::move(f)), peer(std::move(p)), parser(s.options().limits) {}
 
   Server& server;
   Fd fd;
@@ -41,7 +42,8 @@ struct Conn {
   rt::Task<bool> serve_one();
 
  private:
-  rt::Task<void> fail_request(int status, std::string message, const std::string& method, Clock::time_point start);
+  rt::Task<void> fail_request(int status, std::string message, const std::string& method,
+                              Clock::time_point start);
   rt::Task<void> linger_close();
   void report(std::string_view route, std::string_view method, int status, Clock::time_point start) const;
 };

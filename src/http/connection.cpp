@@ -42,7 +42,8 @@ rt::Task<void> Conn::send_all(std::string_view data) {
   if (n < 0) throw SystemError(static_cast<int>(-n), "send response to", peer);
 }
 
-void Conn::report(std::string_view route, std::string_view method, int status, Clock::time_point start) const {
+void Conn::report(std::string_view route, std::string_view method, int status,
+                  Clock::time_point start) const {
   const auto& hook = server.options().on_request;
   if (!hook) return;
   try {
@@ -140,7 +141,8 @@ rt::Task<bool> Conn::serve_one() {
     if (n <= 0) co_return false;
   }
   if (p.failed()) {
-    co_await fail_request(p.error().status, p.error().message + " (" + p.error().name + ")", req.method, start);
+    co_await fail_request(p.error().status, p.error().message + " (" + p.error().name + ")", req.method,
+                          start);
     co_return false;
   }
 
@@ -208,8 +210,10 @@ rt::Task<std::string> ConnBody::read() {
       continue;
     }
     int n = co_await c_.fill(Clock::now() + c_.server.options().body_timeout);
-    if (n == 0) throw invalid("client " + c_.peer + " closed the connection in the middle of the request body");
-    if (n == -ETIMEDOUT) throw Error(Error::Kind::kTimeout, "timed out reading the request body from " + c_.peer);
+    if (n == 0)
+      throw invalid("client " + c_.peer + " closed the connection in the middle of the request body");
+    if (n == -ETIMEDOUT)
+      throw Error(Error::Kind::kTimeout, "timed out reading the request body from " + c_.peer);
     if (n < 0) throw SystemError(-n, "recv request body from", c_.peer);
   }
 }
@@ -261,7 +265,8 @@ rt::Task<void> ResponseWriter::send(Response r) {
   co_await send_raw(wire);
 }
 
-rt::Task<void> ResponseWriter::begin_stream(int status, Headers headers, Framing framing, std::uint64_t content_length) {
+rt::Task<void> ResponseWriter::begin_stream(int status, Headers headers, Framing framing,
+                                            std::uint64_t content_length) {
   if (state_ != State::kIdle) {
     throw Error("http: a response to " + req_.method + " " + req_.target + " was already started");
   }
@@ -289,7 +294,8 @@ rt::Task<void> ResponseWriter::begin_stream(int status, Headers headers, Framing
 
 rt::Task<void> ResponseWriter::write(std::string_view data) {
   if (state_ != State::kStreaming) {
-    throw Error("http: write to the response for " + req_.method + " " + req_.target + " before begin_stream or after end");
+    throw Error("http: write to the response for " + req_.method + " " + req_.target +
+                " before begin_stream or after end");
   }
   if (data.empty() || suppress_body_) co_return;
   if (framing_ == Framing::kContentLength && body_bytes_ + data.size() > content_length_) {
@@ -319,7 +325,8 @@ rt::Task<void> ResponseWriter::end() {
 
 rt::Task<Hijacked> ResponseWriter::hijack(int status, Headers headers, std::string reason) {
   if (state_ != State::kIdle) {
-    throw Error("http: cannot hijack " + req_.method + " " + req_.target + ": a response was already started");
+    throw Error("http: cannot hijack " + req_.method + " " + req_.target +
+                ": a response was already started");
   }
   HeadOptions h;
   h.framing = Framing::kNone;

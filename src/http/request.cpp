@@ -32,7 +32,9 @@ bool has_token(std::string_view list, std::string_view token) noexcept {
   return false;
 }
 
-void Headers::add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
+void Headers::add(std::string name, std::string value) {
+  fields_.emplace_back(std::move(name), std::move(value));
+}
 
 void Headers::set(std::string name, std::string value) {
   remove(name);
@@ -40,7 +42,8 @@ void Headers::set(std::string name, std::string value) {
 }
 
 std::size_t Headers::remove(std::string_view name) {
-  auto it = std::remove_if(fields_.begin(), fields_.end(), [&](const Field& f) { return iequals(f.first, name); });
+  auto it =
+      std::remove_if(fields_.begin(), fields_.end(), [&](const Field& f) { return iequals(f.first, name); });
   std::size_t n = static_cast<std::size_t>(fields_.end() - it);
   fields_.erase(it, fields_.end());
   return n;

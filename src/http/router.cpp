@@ -30,8 +30,9 @@ std::string decode_or_raw(std::string_view s) {
   return d ? std::move(*d) : std::string(s);
 }
 
-bool match_from(const std::vector<Router::Segment>& pat, std::size_t pi, const std::vector<std::string_view>& segs,
-                std::size_t si, std::map<std::string, std::string>& params) {
+bool match_from(const std::vector<Router::Segment>& pat, std::size_t pi,
+                const std::vector<std::string_view>& segs, std::size_t si,
+                std::map<std::string, std::string>& params) {
   if (pi == pat.size()) return si == segs.size();
   if (si == segs.size()) return false;
   const auto& p = pat[pi];
@@ -72,7 +73,8 @@ std::optional<std::pair<std::string, std::string_view>> split_api_version(std::s
   return std::make_pair(std::string(ver), rest);
 }
 
-Router& Router::add(std::string_view method, std::string_view pattern, Handler handler, RouteOptions options) {
+Router& Router::add(std::string_view method, std::string_view pattern, Handler handler,
+                    RouteOptions options) {
   if (pattern.empty() || pattern.front() != '/') {
     throw invalid("route pattern \"" + std::string(pattern) + "\" must start with '/'");
   }
@@ -95,7 +97,8 @@ Router& Router::add(std::string_view method, std::string_view pattern, Handler h
       } else if (inner.substr(colon + 1) == ".*" && colon > 0) {
         r.segments.push_back({Segment::Kind::kRest, std::string(inner.substr(0, colon))});
       } else {
-        throw invalid("route pattern \"" + std::string(pattern) + "\": only \"{name}\" and \"{name:.*}\" are supported");
+        throw invalid("route pattern \"" + std::string(pattern) +
+                      "\": only \"{name}\" and \"{name:.*}\" are supported");
       }
     } else {
       r.segments.push_back({Segment::Kind::kLiteral, std::string(seg)});
@@ -144,7 +147,6 @@ const Router::Route* Router::match(Request& req) const {
     req.params = std::move(best_params);
     req.route = best->pattern;
   } else {
-    if (best_get) req.allowed_methods.push_back("GET");
     req.params.clear();
     req.route.clear();
   }

@@ -10,9 +10,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "conn.hpp"
 #include "bocker/runtime/error.hpp"
 #include "bocker/runtime/io.hpp"
+#include "conn.hpp"
 
 namespace bocker::http {
 
@@ -32,11 +32,14 @@ ListenAddress parse_listen(const std::string& spec) {
   if (s.rfind("unix://", 0) == 0 || s.rfind("/", 0) == 0) {
     a.is_unix = true;
     a.path = std::string(s.rfind("unix://", 0) == 0 ? s.substr(7) : s);
-    if (a.path.empty() || a.path.front() != '/') throw invalid("listen address \"" + spec + "\": unix socket path must be absolute");
-    if (a.path.size() >= sizeof(sockaddr_un::sun_path)) throw invalid("listen address \"" + spec + "\": unix socket path too long");
+    if (a.path.empty() || a.path.front() != '/')
+      throw invalid("listen address \"" + spec + "\": unix socket path must be absolute");
+    if (a.path.size() >= sizeof(sockaddr_un::sun_path))
+      throw invalid("listen address \"" + spec + "\": unix socket path too long");
     return a;
   }
-  if (s.rfind("tcp://", 0) != 0) throw invalid("listen address \"" + spec + "\": want unix:///path or tcp://host:port");
+  if (s.rfind("tcp://", 0) != 0)
+    throw invalid("listen address \"" + spec + "\": want unix:///path or tcp://host:port");
   s.remove_prefix(6);
   std::string host;
   std::string_view port;
@@ -78,7 +81,7 @@ ListenAddress parse_listen(const std::string& spec) {
 // A unix socket path that exists: replace it when stale, refuse when a server answers on it
 // or when it is not a socket at all.
 void clear_stale_socket(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return;
     throw SystemError(errno, "stat", path);
@@ -118,13 +121,27 @@ Response error_response(std::exception_ptr e) {
   } catch (const Error& err) {
     int status = 500;
     switch (err.kind()) {
-      case Error::Kind::kInvalid: status = 400; break;
-      case Error::Kind::kNotFound: status = 404; break;
-      case Error::Kind::kConflict: status = 409; break;
-      case Error::Kind::kUnsupported: status = 501; break;
-      case Error::Kind::kTimeout: status = 504; break;
-      case Error::Kind::kCancelled: status = 503; break;
-      case Error::Kind::kInternal: status = 500; break;
+      case Error::Kind::kInvalid:
+        status = 400;
+        break;
+      case Error::Kind::kNotFound:
+        status = 404;
+        break;
+      case Error::Kind::kConflict:
+        status = 409;
+        break;
+      case Error::Kind::kUnsupported:
+        status = 501;
+        break;
+      case Error::Kind::kTimeout:
+        status = 504;
+        break;
+      case Error::Kind::kCancelled:
+        status = 503;
+        break;
+      case Error::Kind::kInternal:
+        status = 500;
+        break;
     }
     return Response::error(status, err.what());
   } catch (const std::exception& ex) {
@@ -161,7 +178,8 @@ void Server::listen() {
     sockaddr_un sun{};
     sun.sun_family = AF_UNIX;
     std::memcpy(sun.sun_path, a.path.c_str(), a.path.size() + 1);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) throw SystemError(errno, "bind", a.path);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0)
+      throw SystemError(errno, "bind", a.path);
     unix_path_ = a.path;
     listen_fd_ = std::move(fd);
     if (::chmod(a.path.c_str(), opts_.socket_mode) != 0) throw SystemError(errno, "chmod", a.path);
@@ -172,7 +190,8 @@ void Server::listen() {
     if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
       throw SystemError(errno, "setsockopt SO_REUSEADDR", opts_.listen);
     }
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a.addr), a.len) != 0) throw SystemError(errno, "bind", opts_.listen);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a.addr), a.len) != 0)
+      throw SystemError(errno, "bind", opts_.listen);
     sockaddr_storage bound{};
     socklen_t blen = sizeof bound;
     if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &blen) != 0) {

@@ -11,8 +11,8 @@ int hex_value(char c) noexcept {
 }
 
 bool unreserved(unsigned char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
 }
 }  // namespace
 
@@ -62,7 +62,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std:
     if (piece.empty()) continue;
     std::size_t eq = piece.find('=');
     auto key = percent_decode(piece.substr(0, eq), true);
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1), true);
+    auto value =
+        percent_decode(eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1), true);
     if (!key || !value) return std::nullopt;
     out.emplace_back(std::move(*key), std::move(*value));
   }

@@ -21,7 +21,9 @@ std::size_t feed_split(RequestParser& p, std::string_view data, std::size_t step
 
 TEST(RequestParser, ParsesSimpleGet) {
   RequestParser p;
-  std::string raw = "GET /v1.47/containers/json?all=1&filters=%7B%22a%22%3A1%7D&x=a+b HTTP/1.1\r\nHost: d\r\nX-Thing: One\r\n\r\n";
+  std::string raw =
+      "GET /v1.47/containers/json?all=1&filters=%7B%22a%22%3A1%7D&x=a+b HTTP/1.1\r\nHost: d\r\nX-Thing: "
+      "One\r\n\r\n";
   EXPECT_EQ(p.feed(raw), raw.size());
   ASSERT_TRUE(p.complete());
   Request r = p.take();
@@ -71,7 +73,8 @@ TEST(RequestParser, StopsAfterOneMessageForPipelining) {
 
 TEST(RequestParser, ChunkedRequestBody) {
   std::string raw =
-      "POST /build HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+      "POST /build HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n "
+      "world\r\n0\r\n\r\n";
   for (std::size_t step : {1u, 3u, 1000u}) {
     RequestParser p;
     EXPECT_EQ(feed_split(p, raw, step), raw.size());
@@ -95,7 +98,8 @@ TEST(RequestParser, UpgradeLeavesEarlyBytes) {
 
 TEST(RequestParser, UpgradeWithContentLengthZero) {
   std::string head =
-      "POST /exec/1/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n";
+      "POST /exec/1/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: "
+      "0\r\n\r\n";
   RequestParser p;
   std::size_t used = p.feed(head + "xyz");
   ASSERT_TRUE(p.complete());
@@ -105,7 +109,8 @@ TEST(RequestParser, UpgradeWithContentLengthZero) {
 
 TEST(RequestParser, UpgradeWithBodyKeepsBodyAndLeftover) {
   std::string msg =
-      "POST /exec/1/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 2\r\n\r\n{}";
+      "POST /exec/1/start HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: "
+      "2\r\n\r\n{}";
   RequestParser p;
   std::size_t used = p.feed(msg + "raw");
   ASSERT_TRUE(p.complete());

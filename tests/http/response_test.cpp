@@ -10,9 +10,10 @@ namespace {
 TEST(Response, SerializesWithLengthDateAndServer) {
   Response r = Response::text(200, "hello");
   std::string wire = serialize_response(r, {.server = "bocker", .date = "Mon, 01 Jan 2024 00:00:00 GMT"});
-  EXPECT_EQ(wire,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
-            "Server: bocker\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(
+      wire,
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
+      "Server: bocker\r\nContent-Length: 5\r\n\r\nhello");
 }
 
 TEST(Response, HeadKeepsLengthDropsBody) {
@@ -31,8 +32,10 @@ TEST(Response, NoContentHasNoLengthOrBody) {
 
 TEST(Response, CloseAndKeepAliveConnectionHeaders) {
   Response r = Response::text(200, "");
-  EXPECT_NE(serialize_response(r, {.keep_alive = false, .date = "x"}).find("Connection: close\r\n"), std::string::npos);
-  EXPECT_NE(serialize_response(r, {.http10 = true, .date = "x"}).find("Connection: keep-alive\r\n"), std::string::npos);
+  EXPECT_NE(serialize_response(r, {.keep_alive = false, .date = "x"}).find("Connection: close\r\n"),
+            std::string::npos);
+  EXPECT_NE(serialize_response(r, {.http10 = true, .date = "x"}).find("Connection: keep-alive\r\n"),
+            std::string::npos);
   EXPECT_EQ(serialize_response(r, {.date = "x"}).find("Connection"), std::string::npos);
 }
 

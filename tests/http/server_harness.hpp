@@ -12,7 +12,9 @@ namespace bocker::http::testing {
 class ServerThread {
  public:
   ServerThread(ServerOptions opts, Router router) : server_(std::move(opts), std::move(router)) { start(); }
-  ServerThread(ServerOptions opts, Handler handler) : server_(std::move(opts), std::move(handler)) { start(); }
+  ServerThread(ServerOptions opts, Handler handler) : server_(std::move(opts), std::move(handler)) {
+    start();
+  }
   ServerThread(const ServerThread&) = delete;
   ServerThread& operator=(const ServerThread&) = delete;
   ~ServerThread() { stop(); }

@@ -44,12 +44,10 @@ class TempDir {
 // Routes shared by most tests.
 Router test_router() {
   Router r;
-  r.get("/_ping", [](Request&, ResponseWriter& w) -> rt::Task<void> {
-    co_await w.send(Response::text(200, "OK"));
-  });
-  r.head("/_ping", [](Request&, ResponseWriter& w) -> rt::Task<void> {
-    co_await w.send(Response::text(200, "OK"));
-  });
+  r.get("/_ping",
+        [](Request&, ResponseWriter& w) -> rt::Task<void> { co_await w.send(Response::text(200, "OK")); });
+  r.head("/_ping",
+         [](Request&, ResponseWriter& w) -> rt::Task<void> { co_await w.send(Response::text(200, "OK")); });
   r.get("/echo/{what}", [](Request& req, ResponseWriter& w) -> rt::Task<void> {
     co_await w.send(Response::text(200, req.param("what") + "|" + req.api_version + "|" + req.route));
   });
@@ -69,17 +67,20 @@ Router test_router() {
     }
     co_await w.end();
   });
-  r.post("/load", [](Request& req, ResponseWriter& w) -> rt::Task<void> {
-    std::size_t total = 0;
-    int pieces = 0;
-    while (true) {
-      std::string piece = co_await req.body_stream->read();
-      if (piece.empty()) break;
-      total += piece.size();
-      ++pieces;
-    }
-    co_await w.send(Response::text(200, "loaded " + std::to_string(total)));
-  }, RouteOptions{.stream_body = true});
+  r.post(
+      "/load",
+      [](Request& req, ResponseWriter& w) -> rt::Task<void> {
+        std::size_t total = 0;
+        int pieces = 0;
+        while (true) {
+          std::string piece = co_await req.body_stream->read();
+          if (piece.empty()) break;
+          total += piece.size();
+          ++pieces;
+        }
+        co_await w.send(Response::text(200, "loaded " + std::to_string(total)));
+      },
+      RouteOptions{.stream_body = true});
   r.post("/wait", [](Request&, ResponseWriter& w) -> rt::Task<void> {
     Headers h;
     h.add("Content-Type", "application/json");
@@ -225,7 +226,8 @@ TEST(HttpServer, HijackGetsEarlyBytesAndRawSocket) {
   ServerThread st(unix_opts(dir), test_router());
   TestConn c = TestConn::unix_socket(dir.path() + "/bocker.sock");
   // The head and the first stdin bytes in one write, as a fast client may send them.
-  c.send("POST /v1.47/attach?stream=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nearly-");
+  c.send(
+      "POST /v1.47/attach?stream=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nearly-");
   std::string head;
   while (c.buffered().find("\r\n\r\n") == std::string_view::npos) ASSERT_TRUE(c.recv_more());
   std::size_t end = c.buffered().find("\r\n\r\n") + 4;
@@ -410,7 +412,7 @@ TEST(HttpServer, UnixSocketModeAndStaleSocket) {
   ServerOptions o = unix_opts(dir);
   o.socket_mode = 0600;
   ServerThread st(o, test_router());
-  struct stat sb{};
+  struct stat sb {};
   ASSERT_EQ(::stat(path.c_str(), &sb), 0);
   EXPECT_TRUE(S_ISSOCK(sb.st_mode));
   EXPECT_EQ(sb.st_mode & 0777, 0600u);

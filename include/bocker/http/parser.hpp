@@ -19,8 +19,8 @@ struct ParserLimits {
 };
 
 struct ParseError {
-  int status = 400;    // the response status to answer with: 400, 413 or 431
-  std::string name;    // libhttp-parser errno name ("HPE_INVALID_METHOD") or ours ("HEADER_TOO_LARGE")
+  int status = 400;     // the response status to answer with: 400, 413 or 431
+  std::string name;     // libhttp-parser errno name ("HPE_INVALID_METHOD") or ours ("HEADER_TOO_LARGE")
   std::string message;  // what was wrong, for the error body and the log
 };
 

@@ -50,10 +50,10 @@ class BodyStream;
 
 // One parsed request. The router fills api_version, params and route.
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // the raw request-target: "/v1.47/containers/json?all=1"
-  std::string raw_path;  // target without query, still percent-encoded
-  std::string path;      // decoded raw_path
+  std::string method;                        // "GET", "POST", ...
+  std::string target;                        // the raw request-target: "/v1.47/containers/json?all=1"
+  std::string raw_path;                      // target without query, still percent-encoded
+  std::string path;                          // decoded raw_path
   std::map<std::string, std::string> query;  // decoded; a repeated key keeps its last value
   std::vector<std::pair<std::string, std::string>> query_list;  // every pair, in order
   Headers headers;
@@ -64,7 +64,7 @@ struct Request {
   bool upgrade = false;  // "Connection: upgrade" with an Upgrade header, or CONNECT
 
   // Set by the router.
-  std::string api_version;  // "1.47" for "/v1.47/...", else empty
+  std::string api_version;                    // "1.47" for "/v1.47/...", else empty
   std::map<std::string, std::string> params;  // path parameters, decoded
   std::string route;  // the matched pattern ("/containers/{id}/start"); empty when none matched
   std::vector<std::string> allowed_methods;  // when the path matched but the method did not

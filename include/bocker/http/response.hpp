@@ -3,10 +3,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "bocker/http/request.hpp"
 
@@ -51,7 +50,8 @@ struct HeadOptions {
 
 // Status line and headers up to and including the blank line. Framing headers in `headers`
 // (Content-Length, Transfer-Encoding) are replaced by the ones `opts.framing` calls for.
-std::string serialize_head(int status, std::string_view reason, const Headers& headers, const HeadOptions& opts);
+std::string serialize_head(int status, std::string_view reason, const Headers& headers,
+                           const HeadOptions& opts);
 
 struct SerializeOptions {
   bool head_request = false;  // HEAD: keep Content-Length, leave the body out

@@ -44,11 +44,21 @@ class Router {
 
   // Throws bocker::Error(kInvalid) for a malformed pattern (not starting with '/', bad "{...}").
   Router& add(std::string_view method, std::string_view pattern, Handler handler, RouteOptions options = {});
-  Router& get(std::string_view pattern, Handler h, RouteOptions o = {}) { return add("GET", pattern, std::move(h), o); }
-  Router& post(std::string_view pattern, Handler h, RouteOptions o = {}) { return add("POST", pattern, std::move(h), o); }
-  Router& put(std::string_view pattern, Handler h, RouteOptions o = {}) { return add("PUT", pattern, std::move(h), o); }
-  Router& del(std::string_view pattern, Handler h, RouteOptions o = {}) { return add("DELETE", pattern, std::move(h), o); }
-  Router& head(std::string_view pattern, Handler h, RouteOptions o = {}) { return add("HEAD", pattern, std::move(h), o); }
+  Router& get(std::string_view pattern, Handler h, RouteOptions o = {}) {
+    return add("GET", pattern, std::move(h), o);
+  }
+  Router& post(std::string_view pattern, Handler h, RouteOptions o = {}) {
+    return add("POST", pattern, std::move(h), o);
+  }
+  Router& put(std::string_view pattern, Handler h, RouteOptions o = {}) {
+    return add("PUT", pattern, std::move(h), o);
+  }
+  Router& del(std::string_view pattern, Handler h, RouteOptions o = {}) {
+    return add("DELETE", pattern, std::move(h), o);
+  }
+  Router& head(std::string_view pattern, Handler h, RouteOptions o = {}) {
+    return add("HEAD", pattern, std::move(h), o);
+  }
 
   // Called when no route matches. req.allowed_methods is non-empty when the path matched
   // under other methods (the fallback decides between 404 and 405). Default: Docker-style

@@ -91,9 +91,9 @@ class ResponseWriter {
 
 // One finished request, for metrics.
 struct RequestStats {
-  std::string_view route;   // matched pattern; empty when no route matched
+  std::string_view route;  // matched pattern; empty when no route matched
   std::string_view method;
-  int status = 0;           // 0 when the connection broke before a response
+  int status = 0;  // 0 when the connection broke before a response
   std::chrono::nanoseconds duration{};
 };
 using StatsHook = std::function<void(const RequestStats&)>;
