@@ -104,6 +104,9 @@ pid_t spawn_daemon(const std::string& binary, const Host& host, const Env& env, 
     args.push_back("--root");
     args.push_back(*root);
   }
+  if (auto metrics = env.get("BOCKER_METRICS_ADDR"); metrics) {
+    args.push_back("--metrics-addr=" + *metrics);
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -152,6 +152,7 @@ std::string main_help() {
        "  BOCKER_NO_AUTOSTART=1      Do not start bockerd when no daemon answers on a unix socket\n"
        "  BOCKER_DAEMON_PATH         bockerd binary to start (default: next to bocker, else $PATH)\n"
        "  BOCKER_ROOT                Passed to a started bockerd as --root\n"
+       "  BOCKER_METRICS_ADDR        Passed to a started bockerd as --metrics-addr (empty: no metrics listener)\n"
        "  BOCKER_DAEMON_LOG          Log of a started bockerd (default /var/log/bocker/bockerd.log,\n"
        "                             else /tmp/bockerd-<uid>.log)\n"
        "  BOCKER_AUTOSTART_TIMEOUT   Seconds to wait for a started bockerd (default 10)\n"

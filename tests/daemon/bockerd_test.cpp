@@ -219,3 +219,41 @@ TEST(BockerdFlags, BadFlagsExit125WithAMessage) {
 }
 
 }  // namespace
+
+namespace {
+
+// The bocker CLI finds no daemon, starts the real bockerd in the background, says so, and goes on.
+TEST(BockerCli, AutostartsTheRealDaemon) {
+  char tmpl[] = "/tmp/bocker-autostart-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string bocker = std::string(BOCKER_BINARY_DIR) + "/src/cli/bocker";
+  std::string env = "BOCKER_ROOT=" + dir + "/root BOCKER_DAEMON_LOG=" + dir + "/d.log BOCKER_METRICS_ADDR= BOCKER_DAEMON_PATH=" +
+                    kBockerd + " ";
+  std::string host = " -H unix://" + dir + "/b.sock ";
+
+  auto off = run("BOCKER_NO_AUTOSTART=1 " + env + bocker + host + "version");
+  EXPECT_EQ(off.status, 1) << off.out;
+  EXPECT_NE(off.out.find("Is bockerd running?"), std::string::npos) << off.out;
+  EXPECT_FALSE(fs::exists(dir + "/b.sock"));
+
+  auto on = run(env + bocker + host + "version");
+  EXPECT_EQ(on.status, 0) << on.out;
+  EXPECT_NE(on.out.find("started " + kBockerd), std::string::npos) << on.out;
+  EXPECT_NE(on.out.find("Server: bocker"), std::string::npos) << on.out;
+
+  std::ifstream pidfile(dir + "/root/bockerd.pid");
+  pid_t pid = 0;
+  pidfile >> pid;
+  ASSERT_GT(pid, 0);
+  auto again = run(env + bocker + host + "info --format '{{.DockerRootDir}}'");
+  EXPECT_EQ(again.status, 0);
+  EXPECT_EQ(again.out, dir + "/root\n") << "the second call reuses the running daemon";
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_NE(::kill(pid, 0), 0) << "the started daemon stops on SIGTERM";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
