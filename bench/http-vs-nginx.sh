@@ -41,17 +41,32 @@ nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
 "$build/src/daemon/bockerd" --root "$work/root" --host "unix://$work/bocker.sock" --metrics-addr "" 2>"$work/bockerd.log" & pids+=($!)
 for _ in $(seq 100); do [[ -S $work/nginx.sock && -S $work/bocker.sock ]] && break; sleep 0.05; done
 
+nginx_pid=${pids[0]}
+bocker_pid=${pids[1]}
+# CPU seconds (user+system) a process has used, from /proc/PID/stat.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
 load() { "$build/bench/http_load" --unix "$1" --path /_ping -c "$conns" -d "$seconds" --json; }
+# measure NAME SOCKET PID: the load result plus the server's CPU seconds during it.
+measure() {
+  local c0 c1 out
+  c0=$(cpu "$3"); out=$(load "$2"); c1=$(cpu "$3")
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["cpu_s"]=float(sys.argv[3])-float(sys.argv[2]); print(json.dumps(r))' "$out" "$c0" "$c1"
+}
 load "$work/bocker.sock" >/dev/null  # warm-up
-b=$(load "$work/bocker.sock")
-n=$(load "$work/nginx.sock")
+load "$work/nginx.sock" >/dev/null
+b=$(measure bocker "$work/bocker.sock" "$bocker_pid")
+n=$(measure nginx "$work/nginx.sock" "$nginx_pid")
 python3 - "$b" "$n" "$conns" "$seconds" <<'PY'
 import json, sys
 b, n = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for r in (b, n):
+    r['cpu_us_per_req'] = 1e6 * r['cpu_s'] / r['requests'] if r['requests'] else float('inf')
 print(f"GET /_ping over a unix socket, {sys.argv[3]} keep-alive connections, {sys.argv[4]} s each, 1 server thread/worker")
-print(f"{'server':<8} {'req/s':>10} {'p50 us':>9} {'p99 us':>9} {'errors':>7}")
+print(f"{'server':<8} {'req/s':>10} {'p50 us':>9} {'p99 us':>9} {'server CPU us/req':>18} {'errors':>7}")
 for name, r in (("bocker", b), ("nginx", n)):
-    print(f"{name:<8} {r['rps']:>10.0f} {r['p50_us']:>9.1f} {r['p99_us']:>9.1f} {r['errors']:>7}")
+    print(f"{name:<8} {r['rps']:>10.0f} {r['p50_us']:>9.1f} {r['p99_us']:>9.1f} {r['cpu_us_per_req']:>18.2f} {r['errors']:>7}")
 ratio = n['rps'] / b['rps'] if b['rps'] else float('inf')
+cpu_ratio = b['cpu_us_per_req'] / n['cpu_us_per_req'] if n['cpu_us_per_req'] else float('inf')
 print(f"nginx/bocker requests/s ratio: {ratio:.2f} (target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'})")
+print(f"bocker/nginx server CPU per request: {cpu_ratio:.2f} (the same comparison, insensitive to other load on the machine)")
 PY

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -21,19 +23,21 @@ struct Conn {
   Server& server;
   Fd fd;
   std::string peer;
-  std::string buf;  // received bytes; [off, size) not parsed yet
+  // Received bytes: [off, len) not parsed yet. A plain buffer (no zero-fill on growth),
+  // allocated on the first read and grown only when a head or body piece does not fit.
+  std::unique_ptr<char[]> buf;
+  std::size_t cap = 0;
+  std::size_t len = 0;
   std::size_t off = 0;
   RequestParser parser;
   bool close_after = false;  // the response needs the connection closed (close-delimited, broken framing)
 
-  std::string_view pending() const noexcept { return std::string_view(buf).substr(off); }
+  std::string_view pending() const noexcept { return {buf.get() + off, len - off}; }
   void consume(std::size_t n) noexcept {
     off += n;
-    if (off >= buf.size()) {
-      buf.clear();
-      off = 0;
-    }
+    if (off >= len) clear();
   }
+  void clear() noexcept { len = off = 0; }
   // Receives more bytes before `deadline`: the count, 0 at EOF, -errno, -ETIMEDOUT.
   rt::Task<int> fill(Clock::time_point deadline);
   // Sends everything or throws SystemError.
