@@ -157,7 +157,19 @@ std::string serialize_head(int status, std::string_view reason, const Headers& h
   }
   if (!has_date) {
     out += "Date: ";
-    out += opts.date.empty() ? http_date() : std::string(opts.date);
+    if (opts.date.empty()) {
+      // Formatted once per second per thread: the Date header is on every response.
+      thread_local std::time_t cached_at = 0;
+      thread_local std::string cached;
+      std::time_t now = std::time(nullptr);
+      if (now != cached_at) {
+        cached = http_date(std::chrono::system_clock::from_time_t(now));
+        cached_at = now;
+      }
+      out += cached;
+    } else {
+      out += opts.date;
+    }
     out += "\r\n";
   }
   if (!has_server && !opts.server.empty()) {
