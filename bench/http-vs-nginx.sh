@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # GET /_ping over a unix socket: bockerd beside nginx (one worker, `return 200 "OK"`), same load
 # generator, same connections and duration. Prints both and the ratio nginx/bocker (target <= 1.5).
-# Usage: bench/http-vs-nginx.sh [BUILD_DIR (Release)] [SECONDS] [CONNECTIONS]
+# Runs ROUNDS alternating rounds (bocker, nginx, bocker, ...) and reports medians, so a burst of
+# other load on the machine hits both servers alike.
+# Usage: bench/http-vs-nginx.sh [BUILD_DIR (Release)] [SECONDS] [CONNECTIONS] [ROUNDS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-release}
 seconds=${2:-5}
 conns=${3:-32}
+rounds=${4:-3}
 command -v nginx >/dev/null || { echo "nginx missing: bash scripts/install-deps.sh" >&2; exit 1; }
 [[ -x $build/bench/http_load && -x $build/src/daemon/bockerd ]] || {
   cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBOCKER_TESTS=OFF >/dev/null
@@ -54,13 +57,23 @@ measure() {
 }
 load "$work/bocker.sock" >/dev/null  # warm-up
 load "$work/nginx.sock" >/dev/null
-b=$(measure bocker "$work/bocker.sock" "$bocker_pid")
-n=$(measure nginx "$work/nginx.sock" "$nginx_pid")
-python3 - "$b" "$n" "$conns" "$seconds" <<'PY'
-import json, sys
-b, n = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-for r in (b, n):
-    r['cpu_us_per_req'] = 1e6 * r['cpu_s'] / r['requests'] if r['requests'] else float('inf')
+b=() n=()
+for _ in $(seq "$rounds"); do
+  b+=("$(measure bocker "$work/bocker.sock" "$bocker_pid")")
+  n+=("$(measure nginx "$work/nginx.sock" "$nginx_pid")")
+done
+python3 - "$(printf '%s\n' "${b[@]}")" "$(printf '%s\n' "${n[@]}")" "$conns" "$seconds" "$rounds" <<'PY'
+import json, statistics, sys
+def median_of(lines):
+    runs = [json.loads(l) for l in lines.strip().splitlines()]
+    for r in runs:
+        r['cpu_us_per_req'] = 1e6 * r['cpu_s'] / r['requests'] if r['requests'] else float('inf')
+    out = {k: statistics.median(r[k] for r in runs) for k in ('rps', 'p50_us', 'p99_us', 'cpu_us_per_req')}
+    out['errors'] = sum(r['errors'] for r in runs)
+    out['spread'] = (min(r['rps'] for r in runs), max(r['rps'] for r in runs))
+    return out
+b, n = median_of(sys.argv[1]), median_of(sys.argv[2])
+print(f"medians of {sys.argv[5]} alternating rounds; req/s spread bocker {b['spread'][0]:.0f}-{b['spread'][1]:.0f}, nginx {n['spread'][0]:.0f}-{n['spread'][1]:.0f}")
 print(f"GET /_ping over a unix socket, {sys.argv[3]} keep-alive connections, {sys.argv[4]} s each, 1 server thread/worker")
 print(f"{'server':<8} {'req/s':>10} {'p50 us':>9} {'p99 us':>9} {'server CPU us/req':>18} {'errors':>7}")
 for name, r in (("bocker", b), ("nginx", n)):

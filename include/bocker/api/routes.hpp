@@ -22,6 +22,10 @@ void add_system_routes(http::Router& r, Context& ctx);
 // its objects: 503 "This node is not a swarm manager", as Docker answers when swarm is off),
 // 405 when the path exists under another method.
 void set_unsupported_fallback(http::Router& r);
+class ImageBackend;
+// POST /images/create (pull: fromImage; import: fromSrc=-), GET /images/json,
+// GET /images/{name}/json, DELETE /images/{name}, POST /images/{name}/tag.
+void add_image_routes(http::Router& r, ImageBackend& backend);
 // GET /metrics on the metrics listener.
 void add_metrics_routes(http::Router& r, metrics::Metrics& m);
 

@@ -1,0 +1,56 @@
+// What the Engine API routes need from the engine. The daemon implements these interfaces;
+// route tests can implement them with fakes.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+
+#include "bocker/runtime/task.hpp"
+
+namespace bocker::http {
+class BodyStream;
+}
+
+namespace bocker::api {
+
+// One message of a Docker progress stream (pull, import): {"status":…,"id":…,"progressDetail":…}.
+using ProgressFn = std::function<void(const nlohmann::json&)>;
+
+struct PullRequest {
+  std::string reference;      // as the client sent it: "alpine:3.20", "localhost:5000/a/b@sha256:…"
+  std::string platform;       // "" (linux/amd64) or "os/arch[/variant]"
+  std::string registry_auth;  // X-Registry-Auth header: base64url JSON {"username","password","serveraddress"}
+};
+
+struct ImportRequest {
+  std::string repo;  // may be empty (untagged)
+  std::string tag;   // "" means "latest" when repo is set
+  std::string message;
+  std::vector<std::string> changes;  // Dockerfile-style "CMD ["/bin/sh"]", "ENV A=b", ...
+};
+
+class ImageBackend {
+ public:
+  virtual ~ImageBackend() = default;
+  // Pulls an image. Errors before the first progress message are thrown (the route answers
+  // with a JSON error); errors after it are thrown too and the route turns them into an
+  // errorDetail message at the end of the stream.
+  virtual rt::Task<void> pull(PullRequest req, ProgressFn progress) = 0;
+  // A tarball (plain, gzip or zstd) of a root filesystem becomes a one-layer image.
+  // Returns the image id.
+  virtual rt::Task<std::string> import(http::BodyStream& body, ImportRequest req, ProgressFn progress) = 0;
+  // GET /images/json
+  virtual rt::Task<nlohmann::json> list(bool all) = 0;
+  // GET /images/{name}/json; throws Error(kNotFound) "No such image: name".
+  virtual rt::Task<nlohmann::json> inspect(std::string name) = 0;
+  // DELETE /images/{name}: [{"Untagged": ref}, {"Deleted": id}, ...]
+  virtual rt::Task<nlohmann::json> remove(std::string name, bool force, bool prune) = 0;
+  // POST /images/{name}/tag?repo=&tag=
+  virtual rt::Task<void> tag(std::string name, std::string repo, std::string tag) = 0;
+  virtual int count() const = 0;
+  virtual std::string driver_name() const = 0;
+};
+
+}  // namespace bocker::api
