@@ -7,9 +7,9 @@
 namespace bocker::registry {
 namespace {
 
-using nlohmann::json;
 using detail::expect_string;
 using detail::member;
+using nlohmann::json;
 
 constexpr std::size_t kMaxConfigBytes = 64 * 1024 * 1024;
 const std::string kWhat = "image config: ";
@@ -89,7 +89,8 @@ ImageConfig parse_image_config(std::string_view body) {
     c.env = opt_string_array(*cfg, "Env", p);
     for (std::size_t i = 0; i < c.env.size(); ++i) {
       if (c.env[i].empty() || c.env[i].front() == '=') {
-        throw invalid(kWhat + "config.Env[" + std::to_string(i) + "]: want NAME=VALUE, got \"" + c.env[i] + "\"");
+        throw invalid(kWhat + "config.Env[" + std::to_string(i) + "]: want NAME=VALUE, got \"" + c.env[i] +
+                      "\"");
       }
     }
     c.cmd = opt_string_array(*cfg, "Cmd", p);
@@ -101,7 +102,8 @@ ImageConfig parse_image_config(std::string_view body) {
     for (const auto& port : c.exposed_ports) check_exposed_port(port);
     c.volumes = opt_key_set(*cfg, "Volumes", p);
     if (const json* labels = member(*cfg, "Labels"); labels && !labels->is_null()) {
-      if (!labels->is_object()) throw invalid(kWhat + "config.Labels must be an object, not " + labels->type_name());
+      if (!labels->is_object())
+        throw invalid(kWhat + "config.Labels must be an object, not " + labels->type_name());
       for (auto it = labels->begin(); it != labels->end(); ++it) {
         c.labels[it.key()] = expect_string(it.value(), kWhat + "config.Labels[\"" + it.key() + "\"]");
       }

@@ -17,7 +17,8 @@ inline constexpr int kMaxJsonDepth = 64;
 inline nlohmann::json parse_json(std::string_view body, std::string_view what) {
   auto limit_depth = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
     if (depth > kMaxJsonDepth) {
-      throw invalid(std::string(what) + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+      throw invalid(std::string(what) + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                    " levels");
     }
     return true;
   };

@@ -10,10 +10,10 @@
 namespace bocker::registry {
 namespace {
 
-using nlohmann::json;
 using detail::expect_int64;
 using detail::expect_string;
 using detail::member;
+using nlohmann::json;
 
 Error unsupported(const std::string& msg) { return Error(Error::Kind::kUnsupported, msg); }
 
@@ -41,10 +41,13 @@ bool valid_media_type(std::string_view mt) {
   return std::all_of(mt.begin(), mt.end(), [](char c) { return c > ' ' && c < 0x7f && c != '"'; });
 }
 
-bool is_manifest_type(std::string_view mt) { return mt == media::kDockerManifest || mt == media::kOciManifest; }
+bool is_manifest_type(std::string_view mt) {
+  return mt == media::kDockerManifest || mt == media::kOciManifest;
+}
 bool is_index_type(std::string_view mt) { return mt == media::kDockerManifestList || mt == media::kOciIndex; }
 bool is_schema1(std::string_view mt) {
-  return mt == media::kDockerSchema1 || mt == media::kDockerSchema1Signed || mt == "application/json+prettyjws";
+  return mt == media::kDockerSchema1 || mt == media::kDockerSchema1Signed ||
+         mt == "application/json+prettyjws";
 }
 bool is_generic_type(std::string_view mt) {
   return mt.empty() || mt == "application/json" || mt == "application/octet-stream" || mt == "text/plain";
@@ -104,7 +107,8 @@ Descriptor parse_descriptor(const json& v, const std::string& field) {
 const json& require_array(const json& doc, const char* key, const std::string& what) {
   const json* v = member(doc, key);
   if (!v) throw invalid(what + ": \"" + key + "\" is missing");
-  if (!v->is_array()) throw invalid(what + ": \"" + key + "\" must be an array, not " + detail::type_name(*v));
+  if (!v->is_array())
+    throw invalid(what + ": \"" + key + "\" must be an array, not " + detail::type_name(*v));
   return *v;
 }
 
@@ -137,7 +141,8 @@ Index parse_index(const json& doc, std::string media_type) {
   const json& entries = require_array(doc, "manifests", "manifest list");
   idx.manifests.reserve(entries.size());
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    idx.manifests.push_back(parse_descriptor(entries[i], "manifest list manifests[" + std::to_string(i) + "]"));
+    idx.manifests.push_back(
+        parse_descriptor(entries[i], "manifest list manifests[" + std::to_string(i) + "]"));
   }
   return idx;
 }
@@ -171,8 +176,8 @@ bool valid_platform_part(std::string_view s) {
 }
 
 bool is_known_arch(std::string_view a) {
-  static constexpr std::array<std::string_view, 10> kArchs = {"amd64", "arm64",   "arm",    "386",     "ppc64le",
-                                                              "s390x", "riscv64", "mips64", "mips64le", "loong64"};
+  static constexpr std::array<std::string_view, 10> kArchs = {
+      "amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64", "mips64le", "loong64"};
   return std::find(kArchs.begin(), kArchs.end(), a) != kArchs.end();
 }
 
@@ -326,7 +331,7 @@ bool platform_matches(const Platform& want_in, const Platform& have_in) {
 
 const Descriptor& choose_platform(const Index& index, const Platform& want_in) {
   Platform want = normalize_platform(want_in);
-  const Descriptor* loose = nullptr;     // same os/arch, variant accepted by an empty wanted variant
+  const Descriptor* loose = nullptr;  // same os/arch, variant accepted by an empty wanted variant
   const Descriptor* no_platform = nullptr;
   for (const Descriptor& d : index.manifests) {
     if (!is_manifest_type(d.media_type)) continue;  // nested indexes and artifacts

@@ -44,7 +44,8 @@ void fuzz_manifest(std::string_view body, std::string_view content_type) {
   }
   const Index& idx = std::get<Index>(parsed);
   for (const auto& d : idx.manifests) check_descriptor(d);
-  for (const Platform& want : {default_platform(), Platform{"linux", "arm64", ""}, Platform{"linux", "arm", "v7"}}) {
+  for (const Platform& want :
+       {default_platform(), Platform{"linux", "arm64", ""}, Platform{"linux", "arm", "v7"}}) {
     try {
       const Descriptor& d = choose_platform(idx, want);
       check(&d >= idx.manifests.data() && &d < idx.manifests.data() + idx.manifests.size());

@@ -12,9 +12,9 @@
 namespace bocker::registry {
 namespace {
 
+using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using nlohmann::json;
 
 std::string dg(char c) { return "sha256:" + std::string(64, c); }
 
@@ -59,8 +59,9 @@ TEST(ImageConfig, ParsesAllFields) {
 }
 
 TEST(ImageConfig, NullsAndMissingConfigAreEmpty) {
-  json j = {{"rootfs", {{"type", "layers"}, {"diff_ids", json::array()}}},
-            {"config", {{"Cmd", nullptr}, {"Entrypoint", nullptr}, {"Labels", nullptr}, {"Volumes", nullptr}}}};
+  json j = {
+      {"rootfs", {{"type", "layers"}, {"diff_ids", json::array()}}},
+      {"config", {{"Cmd", nullptr}, {"Entrypoint", nullptr}, {"Labels", nullptr}, {"Volumes", nullptr}}}};
   ImageConfig c = parse_image_config(j.dump());
   EXPECT_TRUE(c.cmd.empty());
   EXPECT_TRUE(c.entrypoint.empty());
@@ -107,17 +108,38 @@ TEST(ImageConfig, RejectsWithReason) {
       {[](json& j) { j["config"] = json::array(); }, "config must be an object"},
       {[](json& j) { j["config"]["Env"] = "PATH=/bin"; }, "config.Env must be an array of strings"},
       {[](json& j) { j["config"]["Env"] = {"=x"}; }, "config.Env[0]: want NAME=VALUE"},
-      {[](json& j) { j["config"]["Cmd"] = {"a", 1}; }, "config.Cmd[1] must be a string"},
+      {[](json& j) {
+         j["config"]["Cmd"] = {"a", 1};
+       },
+       "config.Cmd[1] must be a string"},
       {[](json& j) { j["config"]["Entrypoint"] = "sh -c"; }, "config.Entrypoint must be an array"},
       {[](json& j) { j["config"]["WorkingDir"] = 1; }, "config.WorkingDir must be a string"},
       {[](json& j) { j["config"]["User"] = 0; }, "config.User must be a string"},
       {[](json& j) { j["config"]["ExposedPorts"] = {"80"}; }, "config.ExposedPorts must be an object"},
-      {[](json& j) { j["config"]["ExposedPorts"] = {{"80/tcp", 1}}; }, "ExposedPorts[\"80/tcp\"] must be an object"},
-      {[](json& j) { j["config"]["ExposedPorts"] = {{"http", json::object()}}; }, "invalid port \"http\""},
-      {[](json& j) { j["config"]["ExposedPorts"] = {{"70000/tcp", json::object()}}; }, "invalid port"},
-      {[](json& j) { j["config"]["ExposedPorts"] = {{"80/icmp", json::object()}}; }, "invalid protocol"},
-      {[](json& j) { j["config"]["Volumes"] = {{"", json::object()}}; }, "Volumes has an empty key"},
-      {[](json& j) { j["config"]["Labels"] = {{"a", 1}}; }, "config.Labels[\"a\"] must be a string"},
+      {[](json& j) {
+         j["config"]["ExposedPorts"] = {{"80/tcp", 1}};
+       },
+       "ExposedPorts[\"80/tcp\"] must be an object"},
+      {[](json& j) {
+         j["config"]["ExposedPorts"] = {{"http", json::object()}};
+       },
+       "invalid port \"http\""},
+      {[](json& j) {
+         j["config"]["ExposedPorts"] = {{"70000/tcp", json::object()}};
+       },
+       "invalid port"},
+      {[](json& j) {
+         j["config"]["ExposedPorts"] = {{"80/icmp", json::object()}};
+       },
+       "invalid protocol"},
+      {[](json& j) {
+         j["config"]["Volumes"] = {{"", json::object()}};
+       },
+       "Volumes has an empty key"},
+      {[](json& j) {
+         j["config"]["Labels"] = {{"a", 1}};
+       },
+       "config.Labels[\"a\"] must be a string"},
       {[](json& j) { j["config"]["Labels"] = "a=b"; }, "config.Labels must be an object"},
   };
   for (const auto& c : cases) {

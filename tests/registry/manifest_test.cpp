@@ -11,8 +11,8 @@
 namespace bocker::registry {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 std::string dg(char c) { return "sha256:" + std::string(64, c); }
 
@@ -98,9 +98,9 @@ TEST(Manifest, OciWithCompressions) {
 TEST(Manifest, AllSupportedLayerTypes) {
   json j = oci_manifest();
   j["layers"] = json::array({layer(media::kDockerLayerGzip), layer(media::kDockerForeignLayerGzip),
-                             layer(media::kOciLayer), layer(media::kOciLayerGzip), layer(media::kOciLayerZstd),
-                             layer(media::kOciLayerNondist), layer(media::kOciLayerNondistGzip),
-                             layer(media::kOciLayerNondistZstd)});
+                             layer(media::kOciLayer), layer(media::kOciLayerGzip),
+                             layer(media::kOciLayerZstd), layer(media::kOciLayerNondist),
+                             layer(media::kOciLayerNondistGzip), layer(media::kOciLayerNondistZstd)});
   j["layers"][1]["urls"] = {"https://example.com/layer"};
   Manifest m = as_manifest(j);
   ASSERT_EQ(m.layers.size(), 8u);
@@ -144,7 +144,8 @@ TEST(Manifest, EmptyLayersAllowed) {
 
 TEST(Manifest, RejectsSchema1) {
   json s1 = {{"schemaVersion", 1}, {"name", "x"}, {"tag", "latest"}, {"fsLayers", json::array()}};
-  expect_error(s1.dump(), media::kDockerSchema1Signed, Error::Kind::kUnsupported, "schema 1 is not supported");
+  expect_error(s1.dump(), media::kDockerSchema1Signed, Error::Kind::kUnsupported,
+               "schema 1 is not supported");
   expect_error(s1.dump(), "", Error::Kind::kUnsupported, "schema 1");
   json j = docker_manifest();
   j["mediaType"] = media::kDockerSchema1;

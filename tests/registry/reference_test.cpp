@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "bocker/runtime/error.hpp"
@@ -23,6 +24,8 @@ struct Good {
   const char* canonical;
   const char* familiar;
 };
+
+void PrintTo(const Good& g, std::ostream* os) { *os << '"' << g.input << '"'; }
 
 class ReferenceGood : public ::testing::TestWithParam<Good> {};
 
@@ -56,46 +59,49 @@ INSTANTIATE_TEST_SUITE_P(
              "busybox:latest"},
         Good{"busybox:1.36", "docker.io", "library/busybox", "1.36", "", "docker.io/library/busybox:1.36",
              "busybox:1.36"},
-        Good{"user/img", "docker.io", "user/img", "latest", "", "docker.io/user/img:latest", "user/img:latest"},
+        Good{"user/img", "docker.io", "user/img", "latest", "", "docker.io/user/img:latest",
+             "user/img:latest"},
         Good{"user/img:tag", "docker.io", "user/img", "tag", "", "docker.io/user/img:tag", "user/img:tag"},
         Good{"docker.io/busybox", "docker.io", "library/busybox", "latest", "",
              "docker.io/library/busybox:latest", "busybox:latest"},
         Good{"index.docker.io/library/alpine:3", "docker.io", "library/alpine", "3", "",
              "docker.io/library/alpine:3", "alpine:3"},
-        Good{"docker.io/library/a/b", "docker.io", "library/a/b", "latest", "", "docker.io/library/a/b:latest",
-             "library/a/b:latest"},
+        Good{"docker.io/library/a/b", "docker.io", "library/a/b", "latest", "",
+             "docker.io/library/a/b:latest", "library/a/b:latest"},
         Good{"localhost/a", "localhost", "a", "latest", "", "localhost/a:latest", "localhost/a:latest"},
         Good{"localhost:5000/a/b:tag", "localhost:5000", "a/b", "tag", "", "localhost:5000/a/b:tag",
              "localhost:5000/a/b:tag"},
-        Good{"quay.io/coreos/etcd:v3.5.0", "quay.io", "coreos/etcd", "v3.5.0", "", "quay.io/coreos/etcd:v3.5.0",
-             "quay.io/coreos/etcd:v3.5.0"},
+        Good{"quay.io/coreos/etcd:v3.5.0", "quay.io", "coreos/etcd", "v3.5.0", "",
+             "quay.io/coreos/etcd:v3.5.0", "quay.io/coreos/etcd:v3.5.0"},
         Good{"127.0.0.1:5000/x", "127.0.0.1:5000", "x", "latest", "", "127.0.0.1:5000/x:latest",
              "127.0.0.1:5000/x:latest"},
         Good{"[::1]:5000/x:t", "[::1]:5000", "x", "t", "", "[::1]:5000/x:t", "[::1]:5000/x:t"},
         Good{"Registry.Example/x", "Registry.Example", "x", "latest", "", "Registry.Example/x:latest",
              "Registry.Example/x:latest"},
         Good{"Foo/bar", "Foo", "bar", "latest", "", "Foo/bar:latest", "Foo/bar:latest"},
-        Good{"busybox@sha256:HEX", "docker.io", "library/busybox", "", "x", "docker.io/library/busybox@sha256:HEX",
-             "busybox@sha256:HEX"},
+        Good{"busybox@sha256:HEX", "docker.io", "library/busybox", "", "x",
+             "docker.io/library/busybox@sha256:HEX", "busybox@sha256:HEX"},
         Good{"busybox:1@sha256:HEX", "docker.io", "library/busybox", "1", "x",
              "docker.io/library/busybox:1@sha256:HEX", "busybox:1@sha256:HEX"},
         Good{"localhost:5000/a@sha256:HEX", "localhost:5000", "a", "", "x", "localhost:5000/a@sha256:HEX",
              "localhost:5000/a@sha256:HEX"},
         Good{"my-reg.example.com/g", "my-reg.example.com", "g", "latest", "", "my-reg.example.com/g:latest",
              "my-reg.example.com/g:latest"},
-        Good{"a/b.c_d__e-f---g", "docker.io", "a/b.c_d__e-f---g", "latest", "", "docker.io/a/b.c_d__e-f---g:latest",
-             "a/b.c_d__e-f---g:latest"},
-        Good{"docker.io/foo.com/bar", "docker.io", "foo.com/bar", "latest", "", "docker.io/foo.com/bar:latest",
-             "docker.io/foo.com/bar:latest"},
+        Good{"a/b.c_d__e-f---g", "docker.io", "a/b.c_d__e-f---g", "latest", "",
+             "docker.io/a/b.c_d__e-f---g:latest", "a/b.c_d__e-f---g:latest"},
+        Good{"docker.io/foo.com/bar", "docker.io", "foo.com/bar", "latest", "",
+             "docker.io/foo.com/bar:latest", "docker.io/foo.com/bar:latest"},
         Good{"img:_Tag.-x", "docker.io", "library/img", "_Tag.-x", "", "docker.io/library/img:_Tag.-x",
              "img:_Tag.-x"},
-        Good{"localhost:5000", "docker.io", "library/localhost", "5000", "", "docker.io/library/localhost:5000",
-             "localhost:5000"}));
+        Good{"localhost:5000", "docker.io", "library/localhost", "5000", "",
+             "docker.io/library/localhost:5000", "localhost:5000"}));
 
 struct Bad {
   std::string input;
   const char* reason;
 };
+
+void PrintTo(const Bad& b, std::ostream* os) { *os << '"' << b.input.substr(0, 60) << '"'; }
 
 class ReferenceBad : public ::testing::TestWithParam<Bad> {};
 
@@ -122,17 +128,19 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{":tag", "at least one component"}, Bad{"@sha256:" + kHex, "at least one component"},
         Bad{"busybox:", "invalid tag"}, Bad{"busybox:-x", "invalid tag"}, Bad{"busybox:a b", "invalid tag"},
         Bad{"busybox:" + std::string(129, 'a'), "longer than 128"}, Bad{kHex, "64-byte hexadecimal"},
-        Bad{"busybox@sha256:abc", "digest length"}, Bad{"busybox@md5:" + kHex, "unsupported digest algorithm"},
+        Bad{"busybox@sha256:abc", "digest length"},
+        Bad{"busybox@md5:" + kHex, "unsupported digest algorithm"},
         Bad{"busybox@sha256:" + std::string(64, 'A'), "lowercase"}, Bad{"busybox@", "invalid digest"},
         Bad{"busybox@sha256:" + kHex + "@x", "invalid digest"}, Bad{"a//b", "empty path component"},
         Bad{"a/", "empty path component"}, Bad{"/a", "empty path component"},
         Bad{"a/-b", "invalid repository name component"}, Bad{"a/b-", "invalid repository name component"},
-        Bad{"a/b..c", "invalid repository name component"}, Bad{"a/b___c", "invalid repository name component"},
+        Bad{"a/b..c", "invalid repository name component"},
+        Bad{"a/b___c", "invalid repository name component"},
         Bad{"a/b$c", "invalid repository name component"}, Bad{"-x.com/a", "invalid registry domain"},
-        Bad{"x-.com/a", "invalid registry domain"}, Bad{"a.b_c/g", "invalid registry domain"}, Bad{"x..com/a", "invalid registry domain"},
-        Bad{"host:/a", "invalid registry domain"}, Bad{"host:12a/a", "invalid registry domain"},
-        Bad{"[zz]:5000/a", "invalid registry domain"}, Bad{"[::1/a", "invalid registry domain"},
-        Bad{"localhost:5000/", "at least one component"},
+        Bad{"x-.com/a", "invalid registry domain"}, Bad{"a.b_c/g", "invalid registry domain"},
+        Bad{"x..com/a", "invalid registry domain"}, Bad{"host:/a", "invalid registry domain"},
+        Bad{"host:12a/a", "invalid registry domain"}, Bad{"[zz]:5000/a", "invalid registry domain"},
+        Bad{"[::1/a", "invalid registry domain"}, Bad{"localhost:5000/", "at least one component"},
         Bad{"a/" + std::string(250, 'b'), "not be more than 255 characters"},
         Bad{"bad name", "invalid repository name component"}));
 

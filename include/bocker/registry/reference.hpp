@@ -7,6 +7,7 @@
 // an uppercase letter; otherwise the reference is on docker.io.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -23,8 +24,8 @@ struct Reference {
   std::string digest;  // "sha256:..."; may be empty
 
   std::string name() const { return domain + "/" + path; }  // docker.io/library/busybox
-  std::string str() const;       // docker.io/library/busybox:latest[@sha256:...]
-  std::string familiar() const;  // busybox:latest, user/img:tag, localhost:5000/a:b
+  std::string str() const;                                  // docker.io/library/busybox:latest[@sha256:...]
+  std::string familiar() const;       // busybox:latest, user/img:tag, localhost:5000/a:b
   std::string familiar_name() const;  // busybox, user/img, localhost:5000/a
   // Host to send registry API calls to: docker.io -> registry-1.docker.io, others unchanged.
   std::string api_host() const;
