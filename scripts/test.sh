@@ -25,4 +25,7 @@ if [[ "${BOCKER_SKIP_FUZZ:-0}" != 1 ]]; then
   cmake --build build-fuzz -j "$jobs"
   bash scripts/run-fuzzers.sh build-fuzz "${BOCKER_FUZZ_SECONDS:-20}"
 fi
+echo "== packaging"
+ruby -c Vagrantfile >/dev/null && echo "Vagrantfile: syntax OK"
+bash -n scripts/provision.sh && echo "provision.sh: syntax OK"
 echo "== all tests passed"

@@ -1,0 +1,41 @@
+#include "bocker/daemon/unpack.hpp"
+
+#include "bocker/runtime/error.hpp"
+
+namespace bocker::daemon {
+
+LayerUnpacker::LayerUnpacker(int layer_dir, image::WhiteoutMode whiteouts,
+                             std::optional<registry::Compression> compression)
+    : compression_(compression),
+      extractor_(layer_dir, image::ExtractOptions{.whiteouts = whiteouts}),
+      reader_(extractor_) {}
+
+void LayerUnpacker::start(std::span<const std::byte> first) {
+  if (!compression_) compression_ = image::detect_compression(first);
+  inflater_ = image::make_decompressor(*compression_);
+  started_ = true;
+}
+
+void LayerUnpacker::on_tar_bytes(std::span<const std::byte> tar) {
+  uncompressed_bytes_ += tar.size();
+  tar_hash_.update(tar);
+  reader_.feed(tar);
+}
+
+void LayerUnpacker::feed(std::span<const std::byte> compressed) {
+  if (compressed.empty()) return;
+  if (!started_) start(compressed);
+  compressed_bytes_ += compressed.size();
+  compressed_hash_.update(compressed);
+  inflater_->feed(compressed, [this](std::span<const std::byte> tar) { on_tar_bytes(tar); });
+}
+
+void LayerUnpacker::finish() {
+  if (!started_) throw invalid("layer stream is empty");
+  inflater_->finish();
+  reader_.finish();
+  compressed_digest_ = compressed_hash_.finish();
+  diff_id_ = tar_hash_.finish();
+}
+
+}  // namespace bocker::daemon
