@@ -62,6 +62,8 @@ class CurlLoop {
 // http_fetch().
 using BodySink = std::function<void(std::span<const std::byte>)>;
 
+struct HttpResponse;
+
 struct HttpRequest {
   std::string method = "GET";  // GET or HEAD
   std::string url;
@@ -74,6 +76,9 @@ struct HttpRequest {
   long low_speed_time_s = 30;         // abort when under 1 byte/s for this long
   std::size_t max_body = 4 * 1024 * 1024;  // bodies kept in memory (no sink, or non-2xx)
   BodySink sink;  // bodies of 2xx responses go here instead of HttpResponse::body
+  // Called once per response before its first body byte reaches `sink` (status and headers are
+  // known by then). May throw to abort the transfer.
+  std::function<void(const HttpResponse&)> on_body_start;
 };
 
 struct HttpResponse {
