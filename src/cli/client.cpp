@@ -11,6 +11,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <exception>
 #include <mutex>
 
 #include "bocker/build_info.hpp"
@@ -78,7 +79,19 @@ struct Transfer {
   bool by_line = true;
   bool stopped = false;  // fn returned false
   std::string partial;   // by_line: an unfinished line
+  const std::function<std::size_t(char*, std::size_t)>* source = nullptr;
+  std::exception_ptr source_error;  // what the body source threw
 };
+
+size_t on_read(char* buf, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  try {
+    return (*t->source)(buf, size * n);
+  } catch (...) {
+    t->source_error = std::current_exception();
+    return CURL_READFUNC_ABORT;
+  }
+}
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -204,7 +217,7 @@ Response Client::perform(const Request& req, const ChunkFn* fn, bool by_line, bo
   CURL* h = curl_->h;
   curl_easy_reset(h);
   Response resp;
-  Transfer t{&resp, fn, by_line, false, {}};
+  Transfer t{&resp, fn, by_line, false, {}, req.body_source ? &req.body_source : nullptr, nullptr};
   std::string path = versioned_path(req.path, req.versioned);
   std::string url = host_.base_url() + path;
   char errbuf[CURL_ERROR_SIZE] = {0};
@@ -214,6 +227,7 @@ Response Client::perform(const Request& req, const ChunkFn* fn, bool by_line, bo
     hdrs.add("Content-Type: " +
              (req.content_type.empty() ? std::string("application/json") : req.content_type));
   }
+  if (req.body_source) hdrs.add("Transfer-Encoding: chunked");
   for (const auto& [k, v] : req.headers) hdrs.add(k + ": " + v);
   std::string agent = std::string("bocker-cli/") + build::kVersion;
 
@@ -230,6 +244,11 @@ Response Client::perform(const Request& req, const ChunkFn* fn, bool by_line, bo
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
   if (head_only || req.method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (req.body_source) {
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(h, CURLOPT_READDATA, &t);
+    if (req.method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   } else if (req.method == "POST" || req.method == "PUT" || !req.body.empty()) {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
@@ -240,6 +259,10 @@ Response Client::perform(const Request& req, const ChunkFn* fn, bool by_line, bo
   }
 
   CURLcode rc = curl_easy_perform(h);
+  if (t.source_error) std::rethrow_exception(t.source_error);
+  // A daemon that refuses a streamed body answers before reading it all; its answer wins over
+  // the send error that follows.
+  if (rc != CURLE_OK && req.body_source && resp.status >= 400) return resp;
   if (rc == CURLE_WRITE_ERROR && t.stopped) return resp;
   if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
     long os_errno = 0;

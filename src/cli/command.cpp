@@ -121,7 +121,14 @@ Client& Context::client() {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
+      image_command(),
+      images_command(),
+      import_command(),
       info_command(),
+      init_command(),
+      pull_command(),
+      rmi_command(),
+      tag_command(),
       version_command(),
   };
   return table;

@@ -68,6 +68,10 @@ struct Request {
   std::string content_type;  // set when body is non-empty; defaults to application/json
   std::vector<std::pair<std::string, std::string>> headers;
   bool versioned = true;
+  // A streamed request body (POST/PUT, sent with "Transfer-Encoding: chunked") instead of `body`:
+  // called for up to `max` bytes into `buf`, returns how many it wrote, 0 at the end. An exception
+  // it throws aborts the transfer and is rethrown by send()/stream().
+  std::function<std::size_t(char* buf, std::size_t max)> body_source;
 };
 
 // A hijacked connection (attach, exec start): the socket after the 101/200 head, raw both ways.
