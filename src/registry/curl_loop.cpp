@@ -66,6 +66,22 @@ struct CurlCore : std::enable_shared_from_this<CurlCore> {
   std::unordered_map<int, std::shared_ptr<Watch>> watches;
   std::shared_ptr<TimerSlot> timer;
   std::unordered_set<CURL*> transfers;
+  int live = 0;  // watcher and timer coroutines not finished yet
+  bool closed = false;
+
+  // Removes every transfer (their awaiters resume with CURLE_ABORTED_BY_CALLBACK) and cancels
+  // every watcher and the timer.
+  void shutdown() {
+    closed = true;
+    std::vector<CURL*> left(transfers.begin(), transfers.end());
+    for (CURL* easy : left) finish(easy, CURLE_ABORTED_BY_CALLBACK);
+    while (!watches.empty()) unwatch(watches.begin()->first);
+    if (timer) {
+      timer->removed = true;
+      timer->scope.cancel();
+      timer.reset();
+    }
+  }
 
   void action(curl_socket_t fd, int mask) {
     if (multi == nullptr) return;
@@ -110,9 +126,10 @@ struct CurlCore : std::enable_shared_from_this<CurlCore> {
   }
 
   static Detached run_watch(std::shared_ptr<CurlCore> core, std::shared_ptr<Watch> w) {
+    ++core->live;
     while (true) {
       int r = co_await poll_once(w->fd, w->events).in(w->scope);
-      if (w->removed || core->multi == nullptr || r == -ECANCELED) break;
+      if (w->removed || core->closed || r == -ECANCELED) break;
       int mask = 0;
       if (r < 0) {
         mask = CURL_CSELECT_ERR;
@@ -125,18 +142,22 @@ struct CurlCore : std::enable_shared_from_this<CurlCore> {
       core->action(w->fd, mask);
       if (w->removed) break;
     }
+    --core->live;
   }
 
   static Detached run_timer(std::shared_ptr<CurlCore> core, std::shared_ptr<TimerSlot> slot, long ms) {
+    ++core->live;
     bool fired = co_await sleep_once(ms).in(slot->scope);
-    if (!fired || slot->removed || core->multi == nullptr) co_return;
-    if (core->timer == slot) core->timer.reset();
-    core->action(CURL_SOCKET_TIMEOUT, 0);
+    if (fired && !slot->removed && !core->closed) {
+      if (core->timer == slot) core->timer.reset();
+      core->action(CURL_SOCKET_TIMEOUT, 0);
+    }
+    --core->live;
   }
 
   static int on_socket(CURL*, curl_socket_t s, int what, void* userp, void*) {
     auto* core = static_cast<CurlCore*>(userp);
-    if (what == CURL_POLL_REMOVE) {
+    if (what == CURL_POLL_REMOVE || core->closed) {
       core->unwatch(s);
       return 0;
     }
@@ -161,7 +182,7 @@ struct CurlCore : std::enable_shared_from_this<CurlCore> {
       core->timer->scope.cancel();
       core->timer.reset();
     }
-    if (timeout_ms < 0) return 0;
+    if (timeout_ms < 0 || core->closed) return 0;
     core->timer = std::make_shared<TimerSlot>();
     run_timer(core->shared_from_this(), core->timer, timeout_ms);
     return 0;
@@ -184,20 +205,17 @@ CurlLoop::CurlLoop() : core_(std::make_shared<detail::CurlCore>()) {
 
 CurlLoop::~CurlLoop() {
   auto& core = *core_;
-  // Wake the awaiters of unfinished transfers; they resume on a later loop iteration.
-  std::vector<CURL*> left(core.transfers.begin(), core.transfers.end());
-  for (CURL* easy : left) core.finish(easy, CURLE_ABORTED_BY_CALLBACK);
+  core.shutdown();
   // No callbacks into the core while the multi handle is torn down.
   curl_multi_setopt(core.multi, CURLMOPT_SOCKETFUNCTION, nullptr);
   curl_multi_setopt(core.multi, CURLMOPT_TIMERFUNCTION, nullptr);
-  CURLM* m = std::exchange(core.multi, nullptr);
-  while (!core.watches.empty()) core.unwatch(core.watches.begin()->first);
-  if (core.timer) {
-    core.timer->removed = true;
-    core.timer->scope.cancel();
-    core.timer.reset();
-  }
-  curl_multi_cleanup(m);
+  curl_multi_cleanup(std::exchange(core.multi, nullptr));
+}
+
+rt::Task<void> CurlLoop::close() {
+  core_->shutdown();
+  // Each cancelled POLL or timer still delivers its CQE; wait for those coroutines to finish.
+  while (core_->live > 0) co_await rt::nop();
 }
 
 std::size_t CurlLoop::active_transfers() const noexcept { return core_->transfers.size(); }
@@ -206,6 +224,7 @@ CURLM* CurlLoop::multi() const noexcept { return core_->multi; }
 
 rt::Task<CURLcode> CurlLoop::perform(CURL* easy) {
   detail::Pending p;
+  if (core_->closed) throw Error(Error::Kind::kCancelled, "HTTP transfer on a closed CurlLoop");
   curl_easy_setopt(easy, CURLOPT_PRIVATE, &p);
   CURLMcode mc = curl_multi_add_handle(core_->multi, easy);
   if (mc != CURLM_OK) {

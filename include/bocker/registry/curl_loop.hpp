@@ -43,6 +43,11 @@ class CurlLoop {
   // in flight are removed and their awaiters resume with CURLE_ABORTED_BY_CALLBACK.
   ~CurlLoop();
 
+  // Ends every transfer (awaiters get CURLE_ABORTED_BY_CALLBACK), cancels the watchers and the
+  // timer and waits until their operations are back from the kernel. Call it before the loop
+  // stops; later perform() calls throw Error(kCancelled).
+  rt::Task<void> close();
+
   // Runs `easy` to completion and returns curl's result for it. perform() owns CURLOPT_PRIVATE
   // of the handle while it runs. When the awaiting scope is cancelled the handle is removed from
   // the multi handle and bocker::Error(kCancelled) is thrown.
