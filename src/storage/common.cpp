@@ -1,0 +1,341 @@
+// Shared layer/container bookkeeping of the storage drivers, and small file-tree helpers.
+#include "common.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <memory>
+
+#include "bocker/image/extract.hpp"
+#include "bocker/runtime/error.hpp"
+#include "bocker/runtime/file.hpp"
+
+namespace bocker::storage::detail {
+
+namespace {
+constexpr const char* kTmpPrefix = ".tmp-";
+
+bool layer_id_ok(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
+}
+
+std::string unescape_mountinfo(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      const std::string oct = s.substr(i + 1, 3);
+      if (oct.size() == 3 && std::all_of(oct.begin(), oct.end(), [](char c) { return c >= '0' && c <= '7'; })) {
+        out += static_cast<char>(std::stoi(oct, nullptr, 8));
+        i += 3;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+void fsync_dir(int fd, const std::string& what) {
+  if (::fsync(fd) != 0) throw SystemError(errno, "fsync directory", what);
+}
+}  // namespace
+
+void validate_layer_id(const std::string& id) {
+  if (!layer_id_ok(id)) throw invalid("storage: invalid layer id '" + id + "' (want [a-z0-9]{1,128})");
+}
+
+void validate_container_id(const std::string& id) {
+  bool ok = !id.empty() && id.size() <= 128 && std::isalnum(static_cast<unsigned char>(id[0]));
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') ok = false;
+  }
+  if (!ok) {
+    throw invalid("storage: invalid container id '" + id + "' (want [A-Za-z0-9][A-Za-z0-9_.-]{0,127})");
+  }
+}
+
+std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "/" + b; }
+
+std::vector<std::string> list_dir(int dir_fd, const std::string& what) {
+  Fd dup(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dup) throw SystemError(errno, "open directory", what);
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(dup.get()), ::closedir);
+  if (!dir) throw SystemError(errno, "fdopendir", what);
+  (void)dup.release();
+  std::vector<std::string> names;
+  errno = 0;
+  while (dirent* e = ::readdir(dir.get())) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+    errno = 0;
+  }
+  if (errno != 0) throw SystemError(errno, "readdir", what);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool lstat_at(int dir_fd, const std::string& name, struct stat& st, const std::string& what) {
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
+  if (errno == ENOENT) return false;
+  throw SystemError(errno, "lstat", what);
+}
+
+Fd open_dir_at(int dir_fd, const std::string& name, const std::string& what) {
+  Fd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) throw SystemError(errno, "open directory", what);
+  return fd;
+}
+
+bool is_mount_point(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  if (!in) throw SystemError(errno, "open", "/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    // id parent major:minor root mount-point ...
+    std::size_t pos = 0;
+    for (int field = 0; field < 4 && pos != std::string::npos; ++field) {
+      pos = line.find(' ', pos);
+      if (pos != std::string::npos) ++pos;
+    }
+    if (pos == std::string::npos) continue;
+    std::size_t end = line.find(' ', pos);
+    if (unescape_mountinfo(line.substr(pos, end - pos)) == path) return true;
+  }
+  return false;
+}
+
+// ---- DriverBase -------------------------------------------------------------------------------
+
+DriverBase::DriverBase(std::string dir) : dir_(std::move(dir)) {
+  make_dirs(dir_ + "/layers", 0700);
+  make_dirs(dir_ + "/containers", 0700);
+  layers_fd_ = Fd(::open((dir_ + "/layers").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!layers_fd_) throw SystemError(errno, "open directory", dir_ + "/layers");
+  containers_fd_ = Fd(::open((dir_ + "/containers").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!containers_fd_) throw SystemError(errno, "open directory", dir_ + "/containers");
+}
+
+bool DriverBase::layer_exists_locked(const std::string& id, bool* complete) const {
+  struct stat st {};
+  if (!lstat_at(layers_fd_.get(), id, st, layer_path(id))) return false;
+  if (complete != nullptr) {
+    *complete = !lstat_at(layers_fd_.get(), id + "/incomplete", st, layer_path(id) + "/incomplete");
+  }
+  return true;
+}
+
+bool DriverBase::has_layer(const std::string& id) const {
+  if (!layer_id_ok(id)) return false;
+  std::lock_guard lock(mu_);
+  bool complete = false;
+  return layer_exists_locked(id, &complete) && complete;
+}
+
+std::string DriverBase::parent_of(const std::string& id) const {
+  std::string p = read_file(layer_path(id) + "/parent");
+  while (!p.empty() && p.back() == '\n') p.pop_back();
+  if (!p.empty() && !layer_id_ok(p)) {
+    throw Error("storage: layer " + id + ": corrupt parent file " + layer_path(id) + "/parent");
+  }
+  return p;
+}
+
+std::string DriverBase::layer_of(const std::string& cid) const {
+  std::string l = read_file(container_path(cid) + "/layer");
+  while (!l.empty() && l.back() == '\n') l.pop_back();
+  return l;
+}
+
+Fd DriverBase::open_layer_dir(const std::string& id) const {
+  return open_dir_at(layers_fd_.get(), id, layer_path(id));
+}
+
+Fd DriverBase::open_container_dir(const std::string& cid) const {
+  Fd fd(::openat(containers_fd_.get(), cid.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd && errno == ENOENT) throw not_found("storage: no rootfs for container " + cid);
+  if (!fd) throw SystemError(errno, "open directory", container_path(cid));
+  return fd;
+}
+
+Fd DriverBase::begin_layer(const std::string& id, const std::string& parent) {
+  validate_layer_id(id);
+  if (!parent.empty()) validate_layer_id(parent);
+  if (parent == id) throw invalid("storage: layer " + id + " cannot be its own parent");
+  std::lock_guard lock(mu_);
+  bool complete = false;
+  if (layer_exists_locked(id, &complete)) {
+    throw conflict("storage: layer " + id + (complete ? " already exists" : " is already being written"));
+  }
+  if (!parent.empty() && !(layer_exists_locked(parent, &complete) && complete)) {
+    throw not_found("storage: parent layer " + parent + " of layer " + id + " does not exist");
+  }
+  const std::string tmp = kTmpPrefix + id;
+  const std::string tmp_path = dir_ + "/layers/" + tmp;
+  image::remove_tree_at(layers_fd_.get(), tmp, tmp_path);
+  if (::mkdirat(layers_fd_.get(), tmp.c_str(), 0700) != 0) throw SystemError(errno, "mkdir", tmp_path);
+  try {
+    write_file_atomic(tmp_path + "/incomplete", "", 0600);
+    write_file_atomic(tmp_path + "/parent", parent, 0600);
+    if (::renameat(layers_fd_.get(), tmp.c_str(), layers_fd_.get(), id.c_str()) != 0) {
+      throw SystemError(errno, "rename " + tmp_path + " to", layer_path(id));
+    }
+  } catch (...) {
+    try {
+      image::remove_tree_at(layers_fd_.get(), tmp, tmp_path);
+    } catch (...) {  // cleanup_incomplete removes it at the next start
+    }
+    throw;
+  }
+  try {
+    fsync_dir(layers_fd_.get(), dir_ + "/layers");
+    Fd ldir = open_layer_dir(id);
+    return make_layer(id, parent, ldir.get());
+  } catch (...) {
+    try {
+      remove_layer_locked(id);
+    } catch (...) {  // still marked incomplete: cleanup_incomplete removes it
+    }
+    throw;
+  }
+}
+
+void DriverBase::commit_layer(const std::string& id) {
+  validate_layer_id(id);
+  std::lock_guard lock(mu_);
+  bool complete = false;
+  if (!layer_exists_locked(id, &complete)) throw not_found("storage: layer " + id + " was not begun");
+  if (complete) throw conflict("storage: layer " + id + " is already committed");
+  Fd ldir = open_layer_dir(id);
+  seal_layer(id, ldir.get());
+  if (::unlinkat(ldir.get(), "incomplete", 0) != 0) {
+    throw SystemError(errno, "unlink", layer_path(id) + "/incomplete");
+  }
+  fsync_dir(ldir.get(), layer_path(id));
+}
+
+void DriverBase::abort_layer(const std::string& id) {
+  validate_layer_id(id);
+  std::lock_guard lock(mu_);
+  bool complete = false;
+  if (!layer_exists_locked(id, &complete)) throw not_found("storage: layer " + id + " was not begun");
+  if (complete) throw conflict("storage: layer " + id + " is committed; use remove_layer");
+  remove_layer_locked(id);
+}
+
+void DriverBase::remove_layer(const std::string& id) {
+  validate_layer_id(id);
+  std::lock_guard lock(mu_);
+  bool complete = false;
+  if (!layer_exists_locked(id, &complete)) throw not_found("storage: layer " + id + " does not exist");
+  if (!complete) throw conflict("storage: layer " + id + " is being written; abort it instead");
+  for (const auto& name : list_dir(layers_fd_.get(), dir_ + "/layers")) {
+    if (name.starts_with(kTmpPrefix) || name == id) continue;
+    bool child_complete = false;
+    if (!layer_exists_locked(name, &child_complete)) continue;
+    std::string p;
+    try {
+      p = parent_of(name);
+    } catch (const SystemError&) {
+      continue;  // a half-created layer without parent file
+    }
+    if (p == id) throw conflict("storage: layer " + id + " is in use by child layer " + name);
+  }
+  for (const auto& cid : list_dir(containers_fd_.get(), dir_ + "/containers")) {
+    if (cid.starts_with(kTmpPrefix)) continue;
+    std::string l;
+    try {
+      l = layer_of(cid);
+    } catch (const SystemError&) {
+      continue;
+    }
+    if (l == id) throw conflict("storage: layer " + id + " is in use by the rootfs of container " + cid);
+  }
+  // Marked incomplete first: a crash part-way leaves it for cleanup_incomplete.
+  write_file_atomic(layer_path(id) + "/incomplete", "", 0600);
+  remove_layer_locked(id);
+}
+
+void DriverBase::remove_layer_locked(const std::string& id) {
+  {
+    Fd ldir = open_layer_dir(id);
+    destroy_layer(id, ldir.get());
+  }
+  image::remove_tree_at(layers_fd_.get(), id, layer_path(id), "remove layer " + id + ": ");
+}
+
+void DriverBase::cleanup_incomplete() {
+  std::lock_guard lock(mu_);
+  for (const auto& name : list_dir(layers_fd_.get(), dir_ + "/layers")) {
+    if (name.starts_with(kTmpPrefix)) {
+      image::remove_tree_at(layers_fd_.get(), name, dir_ + "/layers/" + name);
+      continue;
+    }
+    bool complete = true;
+    if (!layer_id_ok(name) || !layer_exists_locked(name, &complete) || complete) continue;
+    remove_layer_locked(name);
+  }
+  for (const auto& name : list_dir(containers_fd_.get(), dir_ + "/containers")) {
+    if (name.starts_with(kTmpPrefix)) {
+      image::remove_tree_at(containers_fd_.get(), name, dir_ + "/containers/" + name);
+    }
+  }
+}
+
+std::string DriverBase::create_rootfs(const std::string& cid, const std::string& layer) {
+  validate_container_id(cid);
+  validate_layer_id(layer);
+  std::lock_guard lock(mu_);
+  bool complete = false;
+  if (!(layer_exists_locked(layer, &complete) && complete)) {
+    throw not_found("storage: layer " + layer + " for container " + cid + " does not exist");
+  }
+  struct stat st {};
+  if (lstat_at(containers_fd_.get(), cid, st, container_path(cid))) {
+    throw conflict("storage: container " + cid + " already has a rootfs");
+  }
+  const std::string tmp = kTmpPrefix + cid;
+  const std::string tmp_path = dir_ + "/containers/" + tmp;
+  image::remove_tree_at(containers_fd_.get(), tmp, tmp_path);
+  if (::mkdirat(containers_fd_.get(), tmp.c_str(), 0700) != 0) throw SystemError(errno, "mkdir", tmp_path);
+  try {
+    write_file_atomic(tmp_path + "/layer", layer, 0600);
+    if (::renameat(containers_fd_.get(), tmp.c_str(), containers_fd_.get(), cid.c_str()) != 0) {
+      throw SystemError(errno, "rename " + tmp_path + " to", container_path(cid));
+    }
+  } catch (...) {
+    try {
+      image::remove_tree_at(containers_fd_.get(), tmp, tmp_path);
+    } catch (...) {
+    }
+    throw;
+  }
+  Fd cdir = open_container_dir(cid);
+  try {
+    return make_rootfs(cid, layer, cdir.get());
+  } catch (...) {
+    try {
+      destroy_rootfs(cid, cdir.get());
+      cdir.reset();
+      image::remove_tree_at(containers_fd_.get(), cid, container_path(cid));
+    } catch (...) {  // left for remove_rootfs
+    }
+    throw;
+  }
+}
+
+void DriverBase::remove_rootfs(const std::string& cid) {
+  validate_container_id(cid);
+  std::lock_guard lock(mu_);
+  {
+    Fd cdir = open_container_dir(cid);
+    destroy_rootfs(cid, cdir.get());
+  }
+  image::remove_tree_at(containers_fd_.get(), cid, container_path(cid), "remove rootfs of " + cid + ": ");
+}
+
+}  // namespace bocker::storage::detail
