@@ -1,5 +1,6 @@
 #include <string>
 
+#include "bocker/api/backend.hpp"
 #include "bocker/api/routes.hpp"
 #include "bocker/http/server.hpp"
 #include "bocker/metrics/metrics.hpp"
@@ -44,6 +45,10 @@ void add_system_routes(http::Router& r, Context& ctx) {
     return w.send(http::Response::json(200, version_json(ctx.host)));
   });
   r.get("/info", [&ctx](http::Request&, http::ResponseWriter& w) -> rt::Task<void> {
+    if (ctx.images != nullptr) {
+      ctx.engine.images = ctx.images->count();
+      ctx.engine.storage_driver = ctx.images->driver_name();
+    }
     return w.send(http::Response::json(200, info_json(ctx.host, ctx.engine)));
   });
 }

@@ -23,6 +23,10 @@ std::string usage() {
          "  --metrics-addr ADDR   Prometheus listener HOST:PORT, loopback by default (default 127.0.0.1:9323);\n"
          "                        an empty value turns it off\n"
          "  --workers N           worker threads for blocking work (default 2)\n"
+         "  -s, --storage-driver NAME  btrfs or overlay2 (default: btrfs when the root is on btrfs, else overlay2)\n"
+         "  --insecure-registry HOST[:PORT]  talk plain HTTP to this registry (repeatable; localhost and\n"
+         "                        127.0.0.0/8 always are)\n"
+         "  --max-concurrent-downloads N  layers downloaded in parallel per pull (default 4)\n"
          "  -v, --version         print the version and exit\n"
          "  -h, --help            print this help and exit\n";
 }
@@ -63,6 +67,23 @@ Config parse_args(const std::vector<std::string>& args) {
       c.metrics_addr = need();
       if (!c.metrics_addr.empty() && c.metrics_addr.rfind(':') == std::string::npos) {
         throw invalid("bockerd: --metrics-addr must be HOST:PORT, got '" + c.metrics_addr + "'");
+      }
+    } else if (flag == "-s" || flag == "--storage-driver") {
+      c.storage_driver = need();
+      if (c.storage_driver != "btrfs" && c.storage_driver != "overlay2" && c.storage_driver != "overlay") {
+        throw invalid("bockerd: --storage-driver must be btrfs or overlay2, got '" + c.storage_driver + "'");
+      }
+    } else if (flag == "--insecure-registry") {
+      c.insecure_registries.push_back(need());
+    } else if (flag == "--max-concurrent-downloads") {
+      std::string v = need();
+      try {
+        std::size_t used = 0;
+        int n = std::stoi(v, &used);
+        if (used != v.size() || n < 1 || n > 64) throw std::out_of_range("range");
+        c.max_concurrent_downloads = static_cast<unsigned>(n);
+      } catch (const std::logic_error&) {
+        throw invalid("bockerd: --max-concurrent-downloads must be a number from 1 to 64, got '" + v + "'");
       }
     } else if (flag == "--workers") {
       std::string v = need();

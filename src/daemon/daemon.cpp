@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bocker/api/routes.hpp"
+#include "bocker/daemon/image_service.hpp"
 #include "bocker/build_info.hpp"
 #include "bocker/http/server.hpp"
 #include "bocker/metrics/metrics.hpp"
@@ -69,6 +70,7 @@ struct Daemon::Impl {
   RootLock lock;
   api::Context ctx;
   metrics::Metrics metrics;
+  std::unique_ptr<ImageService> images;
   std::unique_ptr<http::Server> api_server;
   std::unique_ptr<http::Server> metrics_server;
 
@@ -77,6 +79,13 @@ struct Daemon::Impl {
     ctx.engine.id = load_engine_id(cfg.root);
     ctx.engine.root_dir = cfg.root;
     ctx.metrics = &metrics;
+    ImageServiceOptions io;
+    io.root = cfg.root;
+    io.storage_driver = cfg.storage_driver;
+    io.insecure_registries = cfg.insecure_registries;
+    io.max_concurrent_downloads = cfg.max_concurrent_downloads;
+    images = std::make_unique<ImageService>(io);
+    ctx.images = images.get();
   }
 
   http::ServerOptions server_options(std::string listen) {
@@ -102,6 +111,7 @@ rt::Task<void> Daemon::run(rt::SignalSet& signals) {
 
   http::Router api_router;
   api::add_system_routes(api_router, d.ctx);
+  api::add_image_routes(api_router, *d.images);
   api::set_unsupported_fallback(api_router);
   d.api_server = std::make_unique<http::Server>(d.server_options(d.cfg.host), std::move(api_router));
   d.api_server->listen();
@@ -120,7 +130,7 @@ rt::Task<void> Daemon::run(rt::SignalSet& signals) {
 
   log_line(std::string("bocker ") + build::kVersion + " (" + build::kGitCommit + ") serving " + d.cfg.host +
            (d.metrics_server ? ", metrics on http://" + d.cfg.metrics_addr + "/metrics" : std::string()) +
-           ", root " + d.cfg.root + (rt::Loop::current().has_waitid() ? ", io_uring waitid" : ", pidfd poll"));
+           ", root " + d.cfg.root + ", storage " + d.images->driver_name() + (rt::Loop::current().has_waitid() ? ", io_uring waitid" : ", pidfd poll"));
 
   rt::TaskScope scope;
   scope.spawn(d.api_server->serve());
@@ -130,6 +140,7 @@ rt::Task<void> Daemon::run(rt::SignalSet& signals) {
   log_line(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
   d.api_server->stop();
   if (d.metrics_server) d.metrics_server->stop();
+  d.images->shutdown();
   co_await scope.join();
   log_line("stopped");
 }

@@ -10,10 +10,13 @@ class Metrics;
 
 namespace bocker::api {
 
+class ImageBackend;
+
 struct Context {
   HostFacts host;
   EngineState engine;
   metrics::Metrics* metrics = nullptr;
+  ImageBackend* images = nullptr;  // counts and the storage driver name for /info
 };
 
 // HEAD/GET /_ping, GET /version, GET /info.

@@ -13,6 +13,9 @@ struct Config {
   std::string host = "unix:///run/bocker.sock";
   std::string metrics_addr = "127.0.0.1:9323";  // empty: no metrics listener
   unsigned workers = 2;
+  std::string storage_driver;  // "" = btrfs when the root is on btrfs, else overlay2
+  std::vector<std::string> insecure_registries;
+  unsigned max_concurrent_downloads = 4;
   bool help = false;
   bool version = false;
 };

@@ -10,3 +10,4 @@
 #include "bocker/runtime/process.hpp"
 #include "bocker/runtime/scope.hpp"
 #include "bocker/runtime/task.hpp"
+#include "bocker/runtime/event.hpp"

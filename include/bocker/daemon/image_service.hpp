@@ -1,0 +1,74 @@
+// The engine's images: pull (parallel, streamed, resumable), import, list, inspect, tag, remove.
+// Composes the registry client, the content and image stores and the storage driver; the loop
+// thread only schedules: hashing, inflating, extracting and every fsync run on the worker pool.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bocker/api/backend.hpp"
+#include "bocker/image/content_store.hpp"
+#include "bocker/image/image_store.hpp"
+#include "bocker/registry/image_config.hpp"
+#include "bocker/storage/driver.hpp"
+
+namespace bocker::registry {
+class CurlLoop;
+class RegistryClient;
+}  // namespace bocker::registry
+
+namespace bocker::daemon {
+
+struct ImageServiceOptions {
+  std::string root;            // daemon root: content/, images/, storage/ live below it
+  std::string storage_driver;  // "", "btrfs", "overlay2"
+  std::vector<std::string> insecure_registries;  // hosts spoken to over plain HTTP (plus localhost/127.x)
+  unsigned max_concurrent_downloads = 4;
+  std::string ca_file;  // extra CA bundle for registries
+};
+
+class ImageService final : public api::ImageBackend {
+ public:
+  // Blocking: opens the stores and the storage driver (removes incomplete layers).
+  explicit ImageService(ImageServiceOptions opts);
+  ~ImageService() override;
+
+  rt::Task<void> pull(api::PullRequest req, api::ProgressFn progress) override;
+  rt::Task<std::string> import(http::BodyStream& body, api::ImportRequest req, api::ProgressFn progress) override;
+  rt::Task<nlohmann::json> list(bool all) override;
+  rt::Task<nlohmann::json> inspect(std::string name) override;
+  rt::Task<nlohmann::json> remove(std::string name, bool force, bool prune) override;
+  rt::Task<void> tag(std::string name, std::string repo, std::string tag) override;
+  int count() const override;
+  std::string driver_name() const override;
+
+  storage::Driver& driver() noexcept { return *driver_; }
+  image::ImageStore& images() noexcept { return images_; }
+  image::ContentStore& content() noexcept { return content_; }
+  // Set by the container service: is an image used by a container (rmi refuses unless forced)?
+  std::function<bool(const std::string& image_id)> image_in_use;
+  // Stops registry transfers (cancels their sockets); call on the loop thread before shutdown.
+  void shutdown();
+
+ private:
+  struct PullJob;
+  registry::RegistryClient& client_for(const std::string& domain, const std::string& auth_header);
+  bool insecure(const std::string& host) const;
+  rt::Task<void> free_layers(std::vector<std::string> chain_ids);
+
+  ImageServiceOptions opts_;
+  image::ContentStore content_;
+  image::ImageStore images_;
+  std::unique_ptr<storage::Driver> driver_;
+  std::unique_ptr<registry::CurlLoop> curl_;
+  std::map<std::string, std::unique_ptr<registry::RegistryClient>> clients_;
+};
+
+// Builds the image config of an imported root filesystem (changes: "CMD ...", "ENV A=b", ...).
+std::string import_config(const std::string& diff_id, const std::vector<std::string>& changes,
+                          const std::string& message, std::int64_t created);
+
+}  // namespace bocker::daemon

@@ -1,0 +1,313 @@
+// ImageService::pull: manifest and config first, then every missing layer downloaded in
+// parallel (max_concurrent_downloads) and unpacked while it downloads: curl delivers bytes on
+// the loop thread, a per-layer queue hands them to worker-pool jobs that hash, inflate and
+// extract them. btrfs layers are snapshots of their parent, so they unpack in order (later
+// layers keep downloading meanwhile); overlay layers are independent and unpack in parallel.
+// A failure cancels every transfer and removes every layer this pull began; layers already
+// committed stay, so pulling again resumes where it stopped.
+#include <chrono>
+#include <deque>
+
+#include "bocker/daemon/daemon.hpp"
+#include "bocker/daemon/image_service.hpp"
+#include "bocker/daemon/unpack.hpp"
+#include "bocker/image/ids.hpp"
+#include "bocker/registry/client.hpp"
+#include "bocker/registry/manifest.hpp"
+#include "bocker/registry/reference.hpp"
+#include "bocker/runtime/error.hpp"
+#include "bocker/runtime/event.hpp"
+#include "bocker/runtime/offload.hpp"
+#include "bocker/runtime/scope.hpp"
+
+namespace bocker::daemon {
+
+namespace {
+
+constexpr std::size_t kBatchBytes = 4 << 20;  // bytes handed to one worker job at most
+
+struct Layer {
+  std::size_t index = 0;
+  registry::Descriptor desc;
+  std::string diff_id;
+  std::string layer_id;   // hex of the chain id: the storage driver's key
+  std::string parent_id;  // "" for the base layer
+  std::string short_id;   // 12 hex of the blob digest, as docker shows it
+  bool exists = false;
+
+  std::deque<std::string> queue;  // downloaded, not yet unpacked
+  std::int64_t downloaded = 0;
+  std::int64_t fed = 0;
+  std::int64_t reported_download = 0;
+  std::int64_t reported_extract = 0;
+  bool download_done = false;
+  rt::Event wake;        // bytes arrived or the download ended
+  rt::Event committed;   // the layer is in storage (for the child layer on btrfs)
+  bool is_committed = false;
+  bool begun = false;
+};
+
+struct Job {
+  ImageService* svc = nullptr;
+  registry::RegistryClient* client = nullptr;
+  std::string repo;
+  std::deque<Layer> layers;  // stable addresses: tasks hold references
+  api::ProgressFn progress;
+  std::exception_ptr error;
+  rt::TaskScope* scope = nullptr;
+  std::size_t next_download = 0;
+
+  void fail(std::exception_ptr e) {
+    if (!error) error = e;
+    scope->cancel();
+    for (auto& l : layers) {
+      l.wake.set();
+      l.committed.set();
+    }
+  }
+  void say(const Layer& l, const std::string& status) { progress({{"status", status}, {"progressDetail", nlohmann::json::object()}, {"id", l.short_id}}); }
+  void say_progress(const Layer& l, const std::string& status, std::int64_t current) {
+    progress({{"status", status},
+              {"progressDetail", {{"current", current}, {"total", l.desc.size}}},
+              {"id", l.short_id}});
+  }
+};
+
+bool worth_reporting(std::int64_t now, std::int64_t last, std::int64_t total) {
+  std::int64_t step = std::max<std::int64_t>(total / 50, 512 * 1024);
+  return now - last >= step;
+}
+
+// Downloads layers from the shared queue until none is left.
+rt::Task<void> download_worker(Job& job) {
+  while (!job.error) {
+    std::size_t i = job.next_download;
+    while (i < job.layers.size() && job.layers[i].exists) ++i;
+    if (i >= job.layers.size()) co_return;
+    job.next_download = i + 1;
+    Layer& l = job.layers[i];
+    registry::BlobSink sink;
+    sink.write = [&job, &l](std::span<const std::byte> data) {
+      l.queue.emplace_back(reinterpret_cast<const char*>(data.data()), data.size());
+      l.downloaded += static_cast<std::int64_t>(data.size());
+      if (worth_reporting(l.downloaded, l.reported_download, l.desc.size)) {
+        l.reported_download = l.downloaded;
+        job.say_progress(l, "Downloading", l.downloaded);
+      }
+      l.wake.set();
+    };
+    sink.reset = [&l]() {
+      if (l.fed > 0) throw Error("the registry restarted blob " + l.desc.digest + " from byte 0 after a dropped connection");
+      l.queue.clear();
+      l.downloaded = 0;
+    };
+    try {
+      co_await job.client->get_blob(job.repo, l.desc.digest, std::move(sink), 0);
+    } catch (...) {
+      job.fail(std::current_exception());
+      co_return;
+    }
+    l.download_done = true;
+    job.say(l, "Download complete");
+    l.wake.set();
+  }
+}
+
+// Unpacks one layer as its bytes arrive; waits for its parent first when `ordered`.
+rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent) {
+  storage::Driver& drv = job.svc->driver();
+  try {
+    if (parent != nullptr) {
+      while (!parent->is_committed && !job.error) co_await parent->committed.wait();
+    }
+    if (job.error) co_return;
+    const std::string id = l.layer_id;
+    const std::string parent_id = l.parent_id;
+    Fd dir = co_await rt::offload([&drv, id, parent_id] { return drv.begin_layer(id, parent_id); });
+    l.begun = true;
+    auto compression = registry::layer_compression(l.desc.media_type);
+    auto up = std::make_unique<LayerUnpacker>(dir.get(), drv.whiteout_mode(), compression);
+    for (;;) {
+      while (l.queue.empty() && !l.download_done && !job.error) co_await l.wake.wait();
+      if (job.error) co_return;
+      if (l.queue.empty() && l.download_done) break;
+      std::vector<std::string> batch;
+      std::size_t bytes = 0;
+      while (!l.queue.empty() && bytes < kBatchBytes) {
+        bytes += l.queue.front().size();
+        batch.push_back(std::move(l.queue.front()));
+        l.queue.pop_front();
+      }
+      LayerUnpacker* u = up.get();
+      co_await rt::offload([u, &batch] {
+        for (const auto& c : batch) u->feed(std::as_bytes(std::span(c.data(), c.size())));
+      });
+      l.fed += static_cast<std::int64_t>(bytes);
+      if (worth_reporting(l.fed, l.reported_extract, l.desc.size)) {
+        l.reported_extract = l.fed;
+        job.say_progress(l, "Extracting", l.fed);
+      }
+    }
+    LayerUnpacker* u = up.get();
+    co_await rt::offload([u] { u->finish(); });
+    dir.reset();
+    if (up->compressed_digest() != l.desc.digest) {
+      throw invalid("layer " + l.desc.digest + " failed verification: its content has digest " + up->compressed_digest());
+    }
+    if (up->diff_id() != l.diff_id) {
+      throw invalid("layer " + l.desc.digest + " unpacks to " + up->diff_id() + " but the image config expects " + l.diff_id);
+    }
+    co_await rt::offload([&drv, id] { drv.commit_layer(id); });
+    l.begun = false;
+    l.is_committed = true;
+    l.committed.set();
+    job.say(l, "Pull complete");
+  } catch (...) {
+    job.fail(std::current_exception());
+  }
+}
+
+rt::Task<void> run_job(Job& job, bool ordered, unsigned downloads) {
+  rt::TaskScope scope;
+  job.scope = &scope;
+  unsigned workers = std::max(1U, downloads);
+  for (unsigned w = 0; w < workers; ++w) scope.spawn(download_worker(job));
+  Layer* parent = nullptr;
+  for (auto& l : job.layers) {
+    if (l.exists) {
+      l.is_committed = true;
+      parent = &l;
+      continue;
+    }
+    scope.spawn(unpack_layer(job, l, ordered ? parent : nullptr));
+    parent = &l;
+  }
+  co_await scope.join();
+  job.scope = nullptr;
+}
+
+}  // namespace
+
+rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress) {
+  registry::Reference ref = registry::parse_reference(req.reference);
+  registry::Platform want = req.platform.empty() ? registry::default_platform() : registry::parse_platform(req.platform);
+  registry::RegistryClient& client = client_for(ref.domain, req.registry_auth);
+  const std::string what = ref.digest.empty() ? ref.tag : ref.digest;
+  progress({{"status", "Pulling from " + ref.path}, {"id", what}});
+
+  registry::ManifestResponse mr = co_await client.get_manifest(ref.path, what);
+  auto doc = registry::parse_manifest(mr.body, mr.content_type);
+  std::string manifest_digest = mr.digest;
+  if (auto* index = std::get_if<registry::Index>(&doc)) {
+    const registry::Descriptor& d = registry::choose_platform(*index, want);
+    mr = co_await client.get_manifest(ref.path, d.digest);
+    doc = registry::parse_manifest(mr.body, mr.content_type);
+    if (!std::holds_alternative<registry::Manifest>(doc)) throw invalid("manifest " + d.digest + " of " + ref.str() + " is an index inside an index");
+    manifest_digest = d.digest;
+  }
+  const registry::Manifest& manifest = std::get<registry::Manifest>(doc);
+
+  // The config: small, kept in the content store.
+  std::string config_json;
+  if (content_.has(manifest.config.digest)) {
+    config_json = content_.read(manifest.config.digest);
+  } else {
+    std::string buf;
+    registry::BlobSink sink;
+    sink.write = [&buf](std::span<const std::byte> d) {
+      if (buf.size() + d.size() > (64U << 20)) throw invalid("image config is larger than 64 MiB");
+      buf.append(reinterpret_cast<const char*>(d.data()), d.size());
+    };
+    sink.reset = [&buf] { buf.clear(); };
+    co_await client.get_blob(ref.path, manifest.config.digest, std::move(sink), 0);
+    if (registry::sha256_digest(buf) != manifest.config.digest) {
+      throw invalid("image config " + manifest.config.digest + " failed verification");
+    }
+    image::ContentStore& cs = content_;
+    co_await rt::offload([&cs, &buf] { cs.put(buf); });
+    config_json = std::move(buf);
+  }
+  registry::ImageConfig cfg = registry::parse_image_config(config_json);
+  if (cfg.diff_ids.size() != manifest.layers.size()) {
+    throw invalid("image " + ref.str() + ": the manifest has " + std::to_string(manifest.layers.size()) +
+                  " layers but the config lists " + std::to_string(cfg.diff_ids.size()) + " diff_ids");
+  }
+  for (const auto& l : manifest.layers) (void)registry::layer_compression(l.media_type);  // unknown types fail here
+
+  Job job;
+  job.svc = this;
+  job.client = &client;
+  job.repo = ref.path;
+  job.progress = progress;
+  std::vector<std::string> chains = image::chain_ids(cfg.diff_ids);
+  for (std::size_t i = 0; i < manifest.layers.size(); ++i) job.layers.emplace_back();
+  storage::Driver& drv = *driver_;
+  std::vector<std::string> layer_ids;
+  for (const auto& c : chains) layer_ids.emplace_back(image::sha256_hex(c));
+  std::vector<bool> have = co_await rt::offload([&drv, &layer_ids] {
+    std::vector<bool> h;
+    for (const auto& id : layer_ids) h.push_back(drv.has_layer(id));
+    return h;
+  });
+  for (std::size_t i = 0; i < job.layers.size(); ++i) {
+    Layer& l = job.layers[i];
+    l.index = i;
+    l.desc = manifest.layers[i];
+    l.diff_id = cfg.diff_ids[i];
+    l.layer_id = layer_ids[i];
+    l.parent_id = i == 0 ? std::string() : layer_ids[i - 1];
+    l.short_id = image::short_id(l.desc.digest);
+    l.exists = have[i];
+    job.say(l, l.exists ? "Already exists" : "Pulling fs layer");
+  }
+  std::string image_id = registry::sha256_digest(config_json);
+  bool had_image = images_.find(image_id).has_value();
+
+  bool ordered = drv.whiteout_mode() == image::WhiteoutMode::kApply;
+  co_await run_job(job, ordered, opts_.max_concurrent_downloads);
+  if (job.error) {
+    std::vector<std::string> begun;
+    for (auto& l : job.layers) {
+      if (l.begun) begun.push_back(l.layer_id);
+    }
+    co_await rt::offload([&drv, &begun] {
+      for (const auto& id : begun) {
+        try {
+          drv.abort_layer(id);
+        } catch (const std::exception& e) {
+          log_line("pull: cannot remove incomplete layer " + id + ": " + e.what());
+        }
+      }
+    });
+    std::rethrow_exception(job.error);
+  }
+
+  image::ImageRecord rec;
+  rec.id = image_id;
+  rec.config_json = config_json;
+  rec.diff_ids = cfg.diff_ids;
+  rec.chain_ids = chains;
+  for (const auto& l : manifest.layers) rec.layer_digests.push_back(l.digest);
+  if (ref.digest.empty()) rec.repo_tags = {ref.str()};
+  rec.repo_digests = {ref.name() + "@" + manifest_digest};
+  rec.created = static_cast<std::int64_t>(std::time(nullptr));
+  rec.manifest_digest = manifest_digest;
+  std::int64_t size = 0;
+  for (const auto& l : manifest.layers) size += l.size;
+  rec.size = size;
+  if (had_image) {
+    auto old = images_.get(image_id);
+    rec.created = old.created;
+    for (const auto& t : old.repo_tags) rec.repo_tags.push_back(t);
+    for (const auto& d : old.repo_digests) {
+      if (d != rec.repo_digests[0]) rec.repo_digests.push_back(d);
+    }
+  }
+  image::ImageStore& store = images_;
+  co_await rt::offload([&store, &rec] { store.put(rec); });
+  progress({{"status", "Digest: " + manifest_digest}});
+  progress({{"status", std::string(had_image ? "Status: Image is up to date for " : "Status: Downloaded newer image for ") +
+                           ref.familiar()}});
+}
+
+}  // namespace bocker::daemon
