@@ -61,8 +61,8 @@ class BtrfsDriver final : public DriverBase {
     const std::string path = layer_path(id) + "/fs";
     errno = 0;
     if (parent.empty()) {
-      check_btrfs(btrfs_util_create_subvolume_fd(ldir_fd, "fs", 0, nullptr, nullptr), "create btrfs subvolume",
-                  path);
+      check_btrfs(btrfs_util_create_subvolume_fd(ldir_fd, "fs", 0, nullptr, nullptr),
+                  "create btrfs subvolume", path);
     } else {
       Fd src = open_dir_at(layers_fd_.get(), parent + "/fs", layer_path(parent) + "/fs");
       check_btrfs(btrfs_util_create_snapshot_fd2(src.get(), ldir_fd, "fs", 0, nullptr, nullptr),
@@ -76,7 +76,8 @@ class BtrfsDriver final : public DriverBase {
     Fd fs = open_dir_at(ldir_fd, "fs", path);
     if (::syncfs(fs.get()) != 0) throw SystemError(errno, "syncfs", path);
     errno = 0;
-    check_btrfs(btrfs_util_set_subvolume_read_only_fd(fs.get(), true), "make btrfs subvolume read-only", path);
+    check_btrfs(btrfs_util_set_subvolume_read_only_fd(fs.get(), true), "make btrfs subvolume read-only",
+                path);
   }
 
   void destroy_layer(const std::string& id, int ldir_fd) override {
@@ -105,6 +106,8 @@ class BtrfsDriver final : public DriverBase {
 
 }  // namespace
 
-std::unique_ptr<Driver> make_btrfs_driver(const std::string& dir) { return std::make_unique<BtrfsDriver>(dir); }
+std::unique_ptr<Driver> make_btrfs_driver(const std::string& dir) {
+  return std::make_unique<BtrfsDriver>(dir);
+}
 
 }  // namespace bocker::storage::detail

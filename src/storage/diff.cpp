@@ -67,11 +67,13 @@ std::string read_link(int dir_fd, const std::string& name, std::size_t size_hint
 bool same_object(int lower_dir, int upper_dir, const std::string& name, const struct stat& l,
                  const struct stat& u, const std::string& path) {
   if ((l.st_mode & S_IFMT) != (u.st_mode & S_IFMT)) return false;
-  if ((l.st_mode & 07777) != (u.st_mode & 07777) || l.st_uid != u.st_uid || l.st_gid != u.st_gid) return false;
+  if ((l.st_mode & 07777) != (u.st_mode & 07777) || l.st_uid != u.st_uid || l.st_gid != u.st_gid)
+    return false;
   if (l.st_mtim.tv_sec != u.st_mtim.tv_sec || l.st_mtim.tv_nsec != u.st_mtim.tv_nsec) return false;
   if (!S_ISDIR(u.st_mode) && l.st_size != u.st_size) return false;
   if ((S_ISCHR(u.st_mode) || S_ISBLK(u.st_mode)) && l.st_rdev != u.st_rdev) return false;
-  if (l.st_ino == u.st_ino && l.st_ctim.tv_sec == u.st_ctim.tv_sec && l.st_ctim.tv_nsec == u.st_ctim.tv_nsec) {
+  if (l.st_ino == u.st_ino && l.st_ctim.tv_sec == u.st_ctim.tv_sec &&
+      l.st_ctim.tv_nsec == u.st_ctim.tv_nsec) {
     return true;
   }
   if (S_ISREG(u.st_mode)) return same_content(lower_dir, upper_dir, name, path);
@@ -92,7 +94,8 @@ void compare_dir(int lower, int upper, const std::string& rel, std::vector<image
   }
   for (const auto& n : unames) {
     const std::string path = join(rel, n);
-    struct stat us {}, ls {};
+    struct stat us {
+    }, ls{};
     if (!lstat_at(upper, n, us, path)) continue;  // vanished while walking
     const bool have = lower >= 0 && lstat_at(lower, n, ls, path);
     if (!have) {
@@ -232,7 +235,8 @@ class OverlayDiff {
     std::vector<std::byte> buf(128 * 1024);
     std::int64_t left = h.size;
     while (left > 0) {
-      ssize_t n = ::read(f.get(), buf.data(), static_cast<std::size_t>(std::min<std::int64_t>(left, buf.size())));
+      ssize_t n =
+          ::read(f.get(), buf.data(), static_cast<std::size_t>(std::min<std::int64_t>(left, buf.size())));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throw SystemError(errno, "read", path);
       if (n == 0) throw Error("storage: " + path + " shrank while being archived");
@@ -246,12 +250,14 @@ class OverlayDiff {
   std::map<std::pair<dev_t, ino_t>, std::string> inodes_;
 };
 
-void sum_tree(int dir_fd, const std::string& rel, std::set<std::pair<dev_t, ino_t>>& seen, std::uint64_t& total) {
+void sum_tree(int dir_fd, const std::string& rel, std::set<std::pair<dev_t, ino_t>>& seen,
+              std::uint64_t& total) {
   for (const auto& n : list_dir(dir_fd, shown(rel))) {
     const std::string path = join(rel, n);
     struct stat st {};
     if (!lstat_at(dir_fd, n, st, path)) continue;
-    if (S_ISREG(st.st_mode) && seen.emplace(st.st_dev, st.st_ino).second) total += static_cast<std::uint64_t>(st.st_size);
+    if (S_ISREG(st.st_mode) && seen.emplace(st.st_dev, st.st_ino).second)
+      total += static_cast<std::uint64_t>(st.st_size);
     if (S_ISDIR(st.st_mode)) {
       Fd child = open_dir_at(dir_fd, n, path);
       sum_tree(child.get(), path, seen, total);
@@ -274,7 +280,8 @@ std::uint64_t changed_bytes(int lower_fd, int upper_fd) {
     if (c.kind == image::TarChange::Kind::kDelete) continue;
     struct stat st {};
     if (::fstatat(upper_fd, c.path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // best effort
-    if (S_ISREG(st.st_mode) && seen.emplace(st.st_dev, st.st_ino).second) total += static_cast<std::uint64_t>(st.st_size);
+    if (S_ISREG(st.st_mode) && seen.emplace(st.st_dev, st.st_ino).second)
+      total += static_cast<std::uint64_t>(st.st_size);
   }
   return total;
 }

@@ -17,13 +17,20 @@ namespace {
 
 std::string fs_type_name(long type) {
   switch (static_cast<unsigned long>(type)) {
-    case BTRFS_SUPER_MAGIC: return "btrfs";
-    case EXT4_SUPER_MAGIC: return "ext2/ext3/ext4";
-    case TMPFS_MAGIC: return "tmpfs";
-    case XFS_SUPER_MAGIC: return "xfs";
-    case OVERLAYFS_SUPER_MAGIC: return "overlay";
-    case NFS_SUPER_MAGIC: return "nfs";
-    case 0x2fc12fc1UL: return "zfs";
+    case BTRFS_SUPER_MAGIC:
+      return "btrfs";
+    case EXT4_SUPER_MAGIC:
+      return "ext2/ext3/ext4";
+    case TMPFS_MAGIC:
+      return "tmpfs";
+    case XFS_SUPER_MAGIC:
+      return "xfs";
+    case OVERLAYFS_SUPER_MAGIC:
+      return "overlay";
+    case NFS_SUPER_MAGIC:
+      return "nfs";
+    case 0x2fc12fc1UL:
+      return "zfs";
     default: {
       char buf[32];
       std::snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(type));
@@ -64,8 +71,9 @@ std::unique_ptr<Driver> open_driver(const std::string& root, const std::string& 
     return detail::make_btrfs_driver(dir + "/btrfs");
   }
   if (!kernel_has_overlay()) {
-    throw Error(Error::Kind::kUnsupported,
-                "storage: driver overlay2 needs overlayfs, which this kernel does not list in /proc/filesystems");
+    throw Error(
+        Error::Kind::kUnsupported,
+        "storage: driver overlay2 needs overlayfs, which this kernel does not list in /proc/filesystems");
   }
   return detail::make_overlay_driver(dir + "/overlay2");
 }

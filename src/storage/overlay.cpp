@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <random>
+#include <string_view>
 
 #include "bocker/runtime/error.hpp"
 #include "bocker/runtime/file.hpp"
@@ -104,6 +105,12 @@ class OverlayDriver final : public DriverBase {
     if (!lstat_at(ldir_fd, "link", st, layer_path(id) + "/link")) return;
     const std::string link = trim(read_file(layer_path(id) + "/link"));
     if (link.empty() || link.find('/') != std::string::npos || link[0] == '.') return;
+    // Only our own symlink: a name that collided with another layer's stays.
+    char target[256];
+    ssize_t n = ::readlinkat(links_fd_.get(), link.c_str(), target, sizeof target);
+    if (n < 0 && errno == ENOENT) return;
+    if (n < 0) throw SystemError(errno, "readlink", dir_ + "/l/" + link);
+    if (std::string_view(target, static_cast<std::size_t>(n)) != "../layers/" + id + "/diff") return;
     if (::unlinkat(links_fd_.get(), link.c_str(), 0) != 0 && errno != ENOENT) {
       throw SystemError(errno, "unlink", dir_ + "/l/" + link);
     }
@@ -128,7 +135,8 @@ class OverlayDriver final : public DriverBase {
     for (std::string id = layer; !id.empty(); id = parent_of(id)) {
       if (out.size() > 4096) throw Error("storage: layer chain of " + layer + " loops");
       std::string link = trim(read_file(layer_path(id) + "/link"));
-      if (link.size() != kLinkLen) throw Error("storage: layer " + id + ": corrupt link file " + layer_path(id) + "/link");
+      if (link.size() != kLinkLen)
+        throw Error("storage: layer " + id + ": corrupt link file " + layer_path(id) + "/link");
       out.push_back(std::move(link));
     }
     return out;
@@ -149,13 +157,14 @@ class OverlayDriver final : public DriverBase {
       if (data.size() < page) break;
     }
     if (data.size() >= page) {
-      throw Error(Error::Kind::kUnsupported, "storage: layer " + layer + " has " + std::to_string(links.size()) +
-                                                 " layers, too many for one overlay mount of container " + cid);
+      throw Error(Error::Kind::kUnsupported,
+                  "storage: layer " + layer + " has " + std::to_string(links.size()) +
+                      " layers, too many for one overlay mount of container " + cid);
     }
     const std::string target = merged_path(cid);
     if (::mount("overlay", target.c_str(), "overlay", 0, data.c_str()) != 0) {
-      throw SystemError(errno, "mount overlay (" + std::to_string(links.size()) + " layers of " + layer + ") on",
-                        target);
+      throw SystemError(
+          errno, "mount overlay (" + std::to_string(links.size()) + " layers of " + layer + ") on", target);
     }
   }
 
@@ -172,6 +181,8 @@ class OverlayDriver final : public DriverBase {
 
 }  // namespace
 
-std::unique_ptr<Driver> make_overlay_driver(const std::string& dir) { return std::make_unique<OverlayDriver>(dir); }
+std::unique_ptr<Driver> make_overlay_driver(const std::string& dir) {
+  return std::make_unique<OverlayDriver>(dir);
+}
 
 }  // namespace bocker::storage::detail

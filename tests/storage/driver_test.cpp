@@ -70,16 +70,19 @@ class DriverTest : public ::testing::TestWithParam<std::string> {
   // del deleted, n added.
   void base_and_child() {
     add_layer("base", "",
-              {dir("etc"), file("etc/a", "a1"), file("etc/b", "b1"), dir("opq"), file("opq/x", "x"), file("opq/y", "y"),
-               dir("del"), file("del/f", "f"), file("keep", "keep", 0600), symlink("ln", "etc/a")});
-    add_layer("child", "base",
-              {dir("etc"), file("etc/a", "a2"), file("etc/.wh.b", ""), dir("opq"), file("opq/.wh..wh..opq", ""),
-               file("opq/z", "z"), file(".wh.del", ""), file("n", "new", 0755)});
+              {dir("etc"), file("etc/a", "a1"), file("etc/b", "b1"), dir("opq"), file("opq/x", "x"),
+               file("opq/y", "y"), dir("del"), file("del/f", "f"), file("keep", "keep", 0600),
+               symlink("ln", "etc/a")});
+    add_layer(
+        "child", "base",
+        {dir("etc"), file("etc/a", "a2"), file("etc/.wh.b", ""), dir("opq"), file("opq/.wh..wh..opq", ""),
+         file("opq/z", "z"), file(".wh.del", ""), file("n", "new", 0755)});
   }
 
   std::string diff_tar(const std::string& cid) {
     std::string out;
-    image::TarWriter w([&](std::span<const std::byte> b) { out.append(reinterpret_cast<const char*>(b.data()), b.size()); });
+    image::TarWriter w(
+        [&](std::span<const std::byte> b) { out.append(reinterpret_cast<const char*>(b.data()), b.size()); });
     driver_->diff_rootfs(cid, w);
     return out;
   }
@@ -91,8 +94,8 @@ class DriverTest : public ::testing::TestWithParam<std::string> {
 };
 
 const std::map<std::string, std::string> kMerged = {
-    {"etc", "d 755"}, {"etc/a", "f 644 a2"}, {"keep", "f 600 keep"}, {"ln", "l etc/a"},
-    {"n", "f 755 new"}, {"opq", "d 755"},   {"opq/z", "f 644 z"},
+    {"etc", "d 755"},   {"etc/a", "f 644 a2"}, {"keep", "f 600 keep"}, {"ln", "l etc/a"},
+    {"n", "f 755 new"}, {"opq", "d 755"},      {"opq/z", "f 644 z"},
 };
 
 TEST_P(DriverTest, LayersStackIntoTheMergedView) {
@@ -146,6 +149,11 @@ TEST_P(DriverTest, DiffOfRootfsReproducesItAsANewLayer) {
 
   const std::string tar = diff_tar("c1");
   ASSERT_GT(tar.size(), 1024u);
+  EXPECT_NE(tar.find(".wh.keep"), std::string::npos);
+  EXPECT_EQ(tar.find("trusted.overlay"), std::string::npos);  // overlayfs bookkeeping stays out
+  if (GetParam() == "overlay2") {
+    EXPECT_NE(tar.find("etc/.wh..wh..opq"), std::string::npos);
+  }
   Fd fd = driver_->begin_layer("committed", "child");
   extract(fd.get(), tar, driver_->whiteout_mode());
   fd.reset();
@@ -185,6 +193,9 @@ TEST_P(DriverTest, RemoveRefusesLayersInUse) {
   EXPECT_FALSE(driver_->has_layer("base"));
   EXPECT_EQ(kind_of([&] { driver_->remove_layer("base"); }), Error::Kind::kNotFound);
   EXPECT_TRUE(std::filesystem::is_empty(root_ + "/" + GetParam() + "/layers"));
+  if (GetParam() == "overlay2") {
+    EXPECT_TRUE(std::filesystem::is_empty(root_ + "/overlay2/l"));
+  }
 }
 
 TEST_P(DriverTest, BadInputIsRefusedAndChangesNothing) {

@@ -133,7 +133,9 @@ struct Entry {
   std::string link;
 };
 
-inline Entry dir(std::string name, unsigned mode = 0755) { return {std::move(name), image::tar_type::kDirectory, "", mode, ""}; }
+inline Entry dir(std::string name, unsigned mode = 0755) {
+  return {std::move(name), image::tar_type::kDirectory, "", mode, ""};
+}
 inline Entry file(std::string name, std::string data, unsigned mode = 0644) {
   return {std::move(name), image::tar_type::kRegular, std::move(data), mode, ""};
 }
@@ -143,7 +145,8 @@ inline Entry symlink(std::string name, std::string target) {
 
 inline std::string make_tar(const std::vector<Entry>& entries) {
   std::string out;
-  image::TarWriter w([&](std::span<const std::byte> b) { out.append(reinterpret_cast<const char*>(b.data()), b.size()); });
+  image::TarWriter w(
+      [&](std::span<const std::byte> b) { out.append(reinterpret_cast<const char*>(b.data()), b.size()); });
   for (const auto& e : entries) {
     image::TarHeader h;
     h.name = e.name;
@@ -172,8 +175,8 @@ inline void extract(int root_fd, const std::string& tar, image::WhiteoutMode mod
 // path -> "d 755", "f 644 <content>", "l <target>", "c 1/3", ... for everything below root.
 inline std::map<std::string, std::string> view(const std::string& root) {
   std::map<std::string, std::string> out;
-  for (auto it = std::filesystem::recursive_directory_iterator(root); it != std::filesystem::recursive_directory_iterator();
-       ++it) {
+  for (auto it = std::filesystem::recursive_directory_iterator(root);
+       it != std::filesystem::recursive_directory_iterator(); ++it) {
     const std::string p = it->path().string();
     const std::string rel = p.substr(root.size() + 1);
     struct stat st {};
