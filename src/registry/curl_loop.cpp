@@ -135,6 +135,11 @@ struct CurlCore : std::enable_shared_from_this<CurlCore> {
         mask = CURL_CSELECT_ERR;
       } else {
         auto rev = static_cast<unsigned>(r);
+        if (rev & POLLNVAL) {
+          // The fd was closed behind curl's back: report it once instead of spinning on it.
+          core->action(w->fd, CURL_CSELECT_ERR);
+          break;
+        }
         if (rev & (POLLIN | POLLHUP | POLLRDHUP)) mask |= CURL_CSELECT_IN;
         if (rev & POLLOUT) mask |= CURL_CSELECT_OUT;
         if (rev & POLLERR) mask |= CURL_CSELECT_ERR;

@@ -205,3 +205,53 @@ TEST(BearerAuth, TokenRequestCarriesBasicCredentials) {
 }
 
 }  // namespace
+
+namespace {
+
+// A blob GET that the registry redirects to another host:port (a CDN): the client follows it,
+// keeps the Range, and does not send the registry's Authorization there.
+TEST(BlobRedirect, FollowedWithoutCredentialsToTheOtherHost) {
+  const std::string blob = random_bytes(50000, 7);
+  const std::string digest = sha256_digest(blob);
+  std::mutex mu;
+  std::string cdn_auth = "unset", cdn_range;
+  MiniHttpServer cdn([&](const MiniRequest& r) {
+    std::lock_guard lock(mu);
+    auto a = r.headers.find("authorization");
+    cdn_auth = a == r.headers.end() ? "" : a->second;
+    auto rg = r.headers.find("range");
+    cdn_range = rg == r.headers.end() ? "" : rg->second;
+    if (rg != r.headers.end() && rg->second == "bytes=1000-") {
+      return MiniHttpServer::response(206, "Partial Content", blob.substr(1000),
+                                      {"Content-Range: bytes 1000-" + std::to_string(blob.size() - 1) + "/" +
+                                       std::to_string(blob.size())});
+    }
+    return MiniHttpServer::response(200, "OK", blob);
+  });
+  MiniHttpServer registry([&](const MiniRequest& r) {
+    auto a = r.headers.find("authorization");
+    if (a == r.headers.end() || a->second != "Basic dXNlcjpzZWNyZXQ=") {
+      return MiniHttpServer::response(401, "Unauthorized", "", {"WWW-Authenticate: Basic realm=\"r\""});
+    }
+    return MiniHttpServer::response(307, "Temporary Redirect", "", {"Location: " + cdn.url() + "/data/blob"});
+  });
+  ClientOptions o;
+  o.insecure = true;
+  o.credentials = [](const std::string&) { return std::optional<Credentials>(Credentials{"user", "secret", ""}); };
+  std::string got;
+  BlobResult res = run_with_curl([&](CurlLoop& curl) -> rt::Task<BlobResult> {
+    RegistryClient c(curl, "127.0.0.1:" + std::to_string(registry.port()), o);
+    co_return co_await c.get_blob("x", digest, BlobSink{[&](std::span<const std::byte> b) {
+                                                         got.append(reinterpret_cast<const char*>(b.data()), b.size());
+                                                       },
+                                                       {}},
+                                  1000);
+  });
+  EXPECT_TRUE(got == blob.substr(1000));
+  EXPECT_EQ(res.bytes, static_cast<std::int64_t>(blob.size() - 1000));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(cdn_auth, "") << "Authorization leaked to the redirect target";
+  EXPECT_EQ(cdn_range, "bytes=1000-");
+}
+
+}  // namespace
