@@ -17,14 +17,30 @@ namespace {
 bool is_tchar(char c) {
   if (std::isalnum(static_cast<unsigned char>(c))) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
   }
 }
-bool is_token68_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'; }
+bool is_token68_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~' ||
+         c == '+' || c == '/';
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -69,8 +85,8 @@ class ChallengeParser {
   }
   [[noreturn]] void fail(const std::string& why) const {
     std::string shown(s_.substr(0, 200));
-    throw invalid("invalid WWW-Authenticate header at offset " + std::to_string(pos_) + ": " + why + " in \"" +
-                  shown + (s_.size() > 200 ? "...\"" : "\""));
+    throw invalid("invalid WWW-Authenticate header at offset " + std::to_string(pos_) + ": " + why +
+                  " in \"" + shown + (s_.size() > 200 ? "...\"" : "\""));
   }
 
   // token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=", then end or a comma.
@@ -169,7 +185,9 @@ bool is_docker_hub(std::string_view host) {
 
 }  // namespace
 
-std::vector<Challenge> parse_www_authenticate(std::string_view header) { return ChallengeParser(header).parse(); }
+std::vector<Challenge> parse_www_authenticate(std::string_view header) {
+  return ChallengeParser(header).parse();
+}
 
 std::string base64_decode(std::string_view in, std::string_view what) {
   while (!in.empty() && (in.back() == '=' || in.back() == '\n' || in.back() == '\r' || in.back() == ' ')) {
@@ -217,7 +235,9 @@ std::string base64_encode(std::string_view in) {
   return out;
 }
 
-std::string basic_authorization(const Credentials& c) { return "Basic " + base64_encode(c.username + ":" + c.password); }
+std::string basic_authorization(const Credentials& c) {
+  return "Basic " + base64_encode(c.username + ":" + c.password);
+}
 
 std::string credential_key(std::string_view registry_host) {
   std::string host = host_of_key(registry_host);
@@ -235,8 +255,8 @@ std::string docker_config_path() {
   return {};
 }
 
-std::optional<Credentials> credentials_from_config(std::string_view config_json, std::string_view registry_host,
-                                                   std::string_view source) {
+std::optional<Credentials> credentials_from_config(std::string_view config_json,
+                                                   std::string_view registry_host, std::string_view source) {
   nlohmann::json doc = nlohmann::json::parse(config_json.begin(), config_json.end(), nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) throw invalid(std::string(source) + ": not a JSON object");
   auto auths = doc.find("auths");
@@ -248,12 +268,14 @@ std::optional<Credentials> credentials_from_config(std::string_view config_json,
     std::string host = host_of_key(it.key());
     if (!(host == want || (hub && is_docker_hub(host)))) continue;
     const auto& entry = it.value();
-    if (!entry.is_object()) throw invalid(std::string(source) + ": auths entry " + it.key() + " is not an object");
+    if (!entry.is_object())
+      throw invalid(std::string(source) + ": auths entry " + it.key() + " is not an object");
     Credentials c;
     auto str = [&](const char* field) -> std::string {
       auto f = entry.find(field);
       if (f == entry.end() || f->is_null()) return {};
-      if (!f->is_string()) throw invalid(std::string(source) + ": auths." + it.key() + "." + field + " is not a string");
+      if (!f->is_string())
+        throw invalid(std::string(source) + ": auths." + it.key() + "." + field + " is not a string");
       return f->get<std::string>();
     };
     if (std::string auth = str("auth"); !auth.empty()) {
@@ -275,7 +297,8 @@ std::optional<Credentials> credentials_from_config(std::string_view config_json,
   return std::nullopt;
 }
 
-std::optional<Credentials> load_docker_credentials(std::string_view registry_host, const std::string& config_path) {
+std::optional<Credentials> load_docker_credentials(std::string_view registry_host,
+                                                   const std::string& config_path) {
   if (config_path.empty()) return std::nullopt;
   std::ifstream in(config_path);
   if (!in) {
@@ -293,7 +316,8 @@ RegistryAuth decode_registry_auth(std::string_view header) {
   if (header.empty()) return out;
   std::string json = base64_decode(header, "X-Registry-Auth");
   nlohmann::json doc = nlohmann::json::parse(json, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) throw invalid("X-Registry-Auth: not a base64-encoded JSON object");
+  if (doc.is_discarded() || !doc.is_object())
+    throw invalid("X-Registry-Auth: not a base64-encoded JSON object");
   auto str = [&](const char* field) -> std::string {
     auto f = doc.find(field);
     if (f == doc.end() || f->is_null()) return {};
@@ -314,8 +338,8 @@ std::optional<std::string> TokenCache::get(const std::string& host, const std::s
   return it->second.token;
 }
 
-void TokenCache::put(const std::string& host, const std::string& scope, std::string token, std::chrono::seconds ttl,
-                     Clock::time_point now) {
+void TokenCache::put(const std::string& host, const std::string& scope, std::string token,
+                     std::chrono::seconds ttl, Clock::time_point now) {
   // Renew a little early so a token never expires between the check and the request.
   auto margin = std::min<std::chrono::seconds>(ttl / 10, std::chrono::seconds(10));
   tokens_[{host, scope}] = Entry{std::move(token), now + ttl - margin};

@@ -38,11 +38,12 @@ std::string percent_encode(std::string_view s) {
 
 // Repository paths go into URLs unescaped: allow only the distribution grammar's characters.
 void check_repo(const std::string& repo) {
-  bool ok = !repo.empty() && repo.size() <= kNameTotalLengthMax && repo.front() != '/' && repo.back() != '/' &&
-            repo.find("//") == std::string::npos && repo.find("..") == std::string::npos;
+  bool ok = !repo.empty() && repo.size() <= kNameTotalLengthMax && repo.front() != '/' &&
+            repo.back() != '/' && repo.find("//") == std::string::npos &&
+            repo.find("..") == std::string::npos;
   for (char c : repo) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '.' ||
-          c == '_' || c == '-' || c == '/')) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+          c == '.' || c == '_' || c == '-' || c == '/')) {
       ok = false;
     }
   }
@@ -93,15 +94,16 @@ bool retryable(const HttpResponse& r) {
   std::string code;
   std::string desc = describe_registry_errors(r.body, &code);
   if (r.status == 404) {
-    throw RegistryError(Error::Kind::kNotFound, what + " not found: " + (desc.empty() ? "HTTP 404" : desc), 404,
-                        code);
+    throw RegistryError(Error::Kind::kNotFound, what + " not found: " + (desc.empty() ? "HTTP 404" : desc),
+                        404, code);
   }
   if (r.status == 401 || r.status == 403) {
-    if (desc.empty()) desc = r.status == 401 ? "unauthorized: authentication required" : "denied: access forbidden";
-    throw RegistryError(Error::Kind::kInvalid,
-                        req.method + " " + req.url + " (" + what + "): " + desc + " (HTTP " +
-                            std::to_string(r.status) + ")",
-                        r.status, code);
+    if (desc.empty())
+      desc = r.status == 401 ? "unauthorized: authentication required" : "denied: access forbidden";
+    throw RegistryError(
+        Error::Kind::kInvalid,
+        req.method + " " + req.url + " (" + what + "): " + desc + " (HTTP " + std::to_string(r.status) + ")",
+        r.status, code);
   }
   throw RegistryError(Error::Kind::kInternal,
                       req.method + " " + req.url + " (" + what + "): HTTP " + std::to_string(r.status) +
@@ -155,9 +157,11 @@ rt::Task<std::string> RegistryClient::fetch_token(const Challenge& ch, const std
     throw invalid("registry " + host_ + " asked for a token from an invalid realm \"" + realm + "\"");
   }
   std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&");
-  if (std::string service = ch.param("service"); !service.empty()) url += "service=" + percent_encode(service) + "&";
+  if (std::string service = ch.param("service"); !service.empty())
+    url += "service=" + percent_encode(service) + "&";
   url += "scope=" + percent_encode(scope);
-  if (std::string extra = ch.param("scope"); !extra.empty() && extra != scope) url += "&scope=" + percent_encode(extra);
+  if (std::string extra = ch.param("scope"); !extra.empty() && extra != scope)
+    url += "&scope=" + percent_encode(extra);
   HttpRequest req;
   req.url = url;
   req.ca_file = opts_.ca_file;
@@ -165,7 +169,8 @@ rt::Task<std::string> RegistryClient::fetch_token(const Challenge& ch, const std
   req.low_speed_time_s = opts_.low_speed_time_s;
   req.max_body = 1024 * 1024;
   std::optional<Credentials> creds = credentials();
-  if (creds && !creds->username.empty()) req.headers.push_back("Authorization: " + basic_authorization(*creds));
+  if (creds && !creds->username.empty())
+    req.headers.push_back("Authorization: " + basic_authorization(*creds));
   ++token_requests_;
   HttpResponse r = co_await http_fetch(*loop_, req);
   if (!r.ok()) fail(req, r, "token for " + scope + " on " + host_);
@@ -197,8 +202,10 @@ rt::Task<HttpResponse> RegistryClient::send(HttpRequest req, const std::string& 
       auto more = parse_www_authenticate(h);
       challenges.insert(challenges.end(), more.begin(), more.end());
     }
-    auto bearer = std::find_if(challenges.begin(), challenges.end(), [](const Challenge& c) { return c.scheme == "bearer"; });
-    auto basic = std::find_if(challenges.begin(), challenges.end(), [](const Challenge& c) { return c.scheme == "basic"; });
+    auto bearer = std::find_if(challenges.begin(), challenges.end(),
+                               [](const Challenge& c) { return c.scheme == "bearer"; });
+    auto basic = std::find_if(challenges.begin(), challenges.end(),
+                              [](const Challenge& c) { return c.scheme == "basic"; });
     if (bearer != challenges.end()) {
       basic_ = false;
       co_await fetch_token(*bearer, scope);
@@ -212,7 +219,8 @@ rt::Task<HttpResponse> RegistryClient::send(HttpRequest req, const std::string& 
   }
 }
 
-rt::Task<ManifestResponse> RegistryClient::get_manifest(std::string repo, std::string ref, std::string accept) {
+rt::Task<ManifestResponse> RegistryClient::get_manifest(std::string repo, std::string ref,
+                                                        std::string accept) {
   check_repo(repo);
   check_ref(ref);
   std::string what = "manifest for " + host_ + "/" + repo + (is_digest_ref(ref) ? "@" : ":") + ref;
@@ -335,7 +343,8 @@ rt::Task<BlobResult> RegistryClient::get_blob(std::string repo, std::string dige
     }
     if (!retryable(r) || attempt >= opts_.max_retries) fail(req, r, what);
     ++st.result.retries;
-    if (!co_await rt::sleep_for(backoff)) throw Error(Error::Kind::kCancelled, "download of " + what + " cancelled");
+    if (!co_await rt::sleep_for(backoff))
+      throw Error(Error::Kind::kCancelled, "download of " + what + " cancelled");
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
 }

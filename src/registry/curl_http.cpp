@@ -52,12 +52,14 @@ struct Exchange {
       x->resp->body.clear();
       x->started = false;
       auto sp = line.find(' ');
-      x->resp->status = sp == std::string_view::npos ? 0 : std::atol(std::string(line.substr(sp + 1, 3)).c_str());
+      x->resp->status =
+          sp == std::string_view::npos ? 0 : std::atol(std::string(line.substr(sp + 1, 3)).c_str());
       return size * n;
     }
     auto colon = line.find(':');
     if (colon != std::string_view::npos && colon > 0) {
-      x->resp->headers.emplace_back(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+      x->resp->headers.emplace_back(lower(trim(line.substr(0, colon))),
+                                    std::string(trim(line.substr(colon + 1))));
     }
     return size * n;
   }
@@ -135,7 +137,8 @@ rt::Task<HttpResponse> http_fetch(CurlLoop& loop, const HttpRequest& req) {
   CURL* e = easy.get();
   setopt_or_throw(curl_easy_setopt(e, CURLOPT_URL, req.url.c_str()), "CURLOPT_URL");
   setopt_or_throw(curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https"), "CURLOPT_PROTOCOLS_STR");
-  setopt_or_throw(curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"), "CURLOPT_REDIR_PROTOCOLS_STR");
+  setopt_or_throw(curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"),
+                  "CURLOPT_REDIR_PROTOCOLS_STR");
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
@@ -151,7 +154,8 @@ rt::Task<HttpResponse> http_fetch(CurlLoop& loop, const HttpRequest& req) {
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, req.low_speed_time_s);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req.verify_tls ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req.verify_tls ? 2L : 0L);
-  if (!req.ca_file.empty()) setopt_or_throw(curl_easy_setopt(e, CURLOPT_CAINFO, req.ca_file.c_str()), "CURLOPT_CAINFO");
+  if (!req.ca_file.empty())
+    setopt_or_throw(curl_easy_setopt(e, CURLOPT_CAINFO, req.ca_file.c_str()), "CURLOPT_CAINFO");
   if (req.method == "HEAD") {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   } else if (req.method != "GET") {
@@ -168,11 +172,13 @@ rt::Task<HttpResponse> http_fetch(CurlLoop& loop, const HttpRequest& req) {
   if (x.too_large) {
     throw invalid("response body from " + req.url + " exceeds " + std::to_string(req.max_body) + " bytes");
   }
-  if (resp.code != CURLE_OK) resp.curl_error = errbuf[0] != 0 ? std::string(errbuf) : curl_easy_strerror(resp.code);
+  if (resp.code != CURLE_OK)
+    resp.curl_error = errbuf[0] != 0 ? std::string(errbuf) : curl_easy_strerror(resp.code);
   long status = 0;
   if (curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status != 0) resp.status = status;
   char* eff = nullptr;
-  if (curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff != nullptr) resp.effective_url = eff;
+  if (curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff != nullptr)
+    resp.effective_url = eff;
   curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &resp.http_version);
   while (!resp.curl_error.empty() && (resp.curl_error.back() == '\n')) resp.curl_error.pop_back();
   co_return resp;

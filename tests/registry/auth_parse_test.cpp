@@ -70,7 +70,8 @@ TEST(Challenge, MalformedHeadersAreRejectedWithOffset) {
 }
 
 TEST(Base64, RoundTripAndBothAlphabets) {
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "user:pa:ss", std::string("\xff\xfe\x00\x01", 4)}) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "a", "ab", "abc", "user:pa:ss", std::string("\xff\xfe\x00\x01", 4)}) {
     EXPECT_EQ(base64_decode(base64_encode(s), "t"), s);
   }
   EXPECT_EQ(base64_decode("-_8", "t"), base64_decode("+/8=", "t"));
@@ -81,8 +82,10 @@ TEST(Base64, RoundTripAndBothAlphabets) {
 
 TEST(DockerConfig, FindsCredentialsByHostAndDockerHubKey) {
   std::string cfg = R"({"auths":{
-      "https://index.docker.io/v1/":{"auth":")" + base64_encode("hubuser:hubpass") + R"("},
-      "registry.example.com:5000":{"auth":")" + base64_encode("me:p:w") + R"("},
+      "https://index.docker.io/v1/":{"auth":")" +
+                    base64_encode("hubuser:hubpass") + R"("},
+      "registry.example.com:5000":{"auth":")" +
+                    base64_encode("me:p:w") + R"("},
       "https://other.example.com/v1/":{"username":"u2","password":"p2"},
       "empty.example.com":{}}})";
   auto hub = credentials_from_config(cfg, "registry-1.docker.io");
@@ -117,8 +120,9 @@ TEST(DockerConfig, MalformedConfigNamesTheSource) {
 
 TEST(DockerConfig, ReadsTheFileUnderDOCKER_CONFIG) {
   bocker::registry::testing::TempDir dir;
-  bocker::registry::testing::write_text(dir.file("config.json"),
-                      R"({"auths":{"127.0.0.1:5000":{"auth":")" + base64_encode("alice:wonder") + R"("}}})");
+  bocker::registry::testing::write_text(
+      dir.file("config.json"),
+      R"({"auths":{"127.0.0.1:5000":{"auth":")" + base64_encode("alice:wonder") + R"("}}})");
   const char* old = std::getenv("DOCKER_CONFIG");
   std::string saved = old ? old : "";
   ::setenv("DOCKER_CONFIG", dir.path().c_str(), 1);
@@ -176,12 +180,15 @@ TEST(TokenResponseTest, TokenOrAccessTokenAndMinimumLifetime) {
 
 TEST(RegistryErrors, DecodedLikeDocker) {
   std::string code;
-  EXPECT_EQ(describe_registry_errors(
-                R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]})", &code),
-            "manifest unknown: manifest unknown");
+  EXPECT_EQ(
+      describe_registry_errors(
+          R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]})",
+          &code),
+      "manifest unknown: manifest unknown");
   EXPECT_EQ(code, "MANIFEST_UNKNOWN");
-  EXPECT_EQ(describe_registry_errors(R"({"errors":[{"code":"UNAUTHORIZED"},{"code":"DENIED","message":"no"}]})"),
-            "unauthorized; denied: no");
+  EXPECT_EQ(
+      describe_registry_errors(R"({"errors":[{"code":"UNAUTHORIZED"},{"code":"DENIED","message":"no"}]})"),
+      "unauthorized; denied: no");
   EXPECT_EQ(describe_registry_errors("404 page not found"), "");
 }
 

@@ -29,7 +29,8 @@ class TlsBasicAuthTest : public ::testing::Test {
     write_text(dir_.file("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
     std::string cmd =
         "cd " + d +
-        " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt"
+        " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out "
+        "ca.crt"
         " -days 2 -subj /CN=bocker-test-ca"
         " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key -out srv.csr"
         " -subj /CN=127.0.0.1"
@@ -38,11 +39,13 @@ class TlsBasicAuthTest : public ::testing::Test {
     ASSERT_EQ(sh("(" + cmd + ") >" + d + "/openssl.log 2>&1"), 0) << read_text(dir_.file("openssl.log"));
     std::string htpasswd = dir_.file("htpasswd");
     ASSERT_EQ(sh("/usr/bin/python3 -W ignore -c \"import crypt; print('alice:' + crypt.crypt('wonderland', "
-                 "crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))\" > " + htpasswd),
+                 "crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1024)))\" > " +
+                 htpasswd),
               0);
     registry_ = std::make_unique<RegistryServer>(
         dir_, RegistryConfig{dir_.file("srv.crt"), dir_.file("srv.key"), htpasswd});
-    image_ = Pusher(registry_->url(), "alice:wonderland", dir_.file("ca.crt")).push_image("secure/app", "v1", 4096);
+    image_ = Pusher(registry_->url(), "alice:wonderland", dir_.file("ca.crt"))
+                 .push_image("secure/app", "v1", 4096);
   }
   void TearDown() override {
     if (HasFailure() && registry_) std::cerr << "docker-registry log:\n" << registry_->log();
@@ -137,7 +140,8 @@ struct BearerServers {
   std::atomic<int> manifest_requests{0};
   std::mutex mu;
   std::string token_target, token_auth;
-  const std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
   MiniHttpServer tokens{[this](const MiniRequest& r) {
     ++token_requests;
     std::lock_guard lock(mu);
@@ -154,8 +158,8 @@ struct BearerServers {
     if (a == r.headers.end() || a->second != "Bearer abc") {
       return MiniHttpServer::response(
           401, "Unauthorized", R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})",
-          {"Content-Type: application/json",
-           "WWW-Authenticate: Bearer realm=\"" + tokens.url() + "/token\",service=\"test\",scope=\"repository:x:pull\""});
+          {"Content-Type: application/json", "WWW-Authenticate: Bearer realm=\"" + tokens.url() +
+                                                 "/token\",service=\"test\",scope=\"repository:x:pull\""});
     }
     if (r.target != "/v2/x/manifests/latest") return MiniHttpServer::response(404, "Not Found", "");
     return MiniHttpServer::response(200, "OK", manifest,
@@ -171,13 +175,14 @@ TEST(BearerAuth, TokenFlowAndCache) {
   o.insecure = true;
   o.credentials = none;
   int client_token_requests = 0;
-  auto [first, second] = run_with_curl([&](CurlLoop& curl) -> rt::Task<std::pair<ManifestResponse, ManifestResponse>> {
-    RegistryClient c(curl, host, o);
-    auto a = co_await c.get_manifest("x", "latest");
-    auto b = co_await c.get_manifest("x", "latest");
-    client_token_requests = c.token_requests();
-    co_return std::make_pair(std::move(a), std::move(b));
-  });
+  auto [first, second] =
+      run_with_curl([&](CurlLoop& curl) -> rt::Task<std::pair<ManifestResponse, ManifestResponse>> {
+        RegistryClient c(curl, host, o);
+        auto a = co_await c.get_manifest("x", "latest");
+        auto b = co_await c.get_manifest("x", "latest");
+        client_token_requests = c.token_requests();
+        co_return std::make_pair(std::move(a), std::move(b));
+      });
   EXPECT_EQ(first.body, s.manifest);
   EXPECT_EQ(second.digest, sha256_digest(s.manifest));
   EXPECT_EQ(s.token_requests.load(), 1) << "the second fetch uses the cached token";
@@ -194,7 +199,9 @@ TEST(BearerAuth, TokenRequestCarriesBasicCredentials) {
   std::string host = "127.0.0.1:" + std::to_string(s.registry.port());
   ClientOptions o;
   o.insecure = true;
-  o.credentials = [](const std::string&) { return std::optional<Credentials>(Credentials{"user", "secret", ""}); };
+  o.credentials = [](const std::string&) {
+    return std::optional<Credentials>(Credentials{"user", "secret", ""});
+  };
   run_with_curl([&](CurlLoop& curl) -> rt::Task<int> {
     RegistryClient c(curl, host, o);
     co_await c.get_manifest("x", "latest");
@@ -237,14 +244,17 @@ TEST(BlobRedirect, FollowedWithoutCredentialsToTheOtherHost) {
   });
   ClientOptions o;
   o.insecure = true;
-  o.credentials = [](const std::string&) { return std::optional<Credentials>(Credentials{"user", "secret", ""}); };
+  o.credentials = [](const std::string&) {
+    return std::optional<Credentials>(Credentials{"user", "secret", ""});
+  };
   std::string got;
   BlobResult res = run_with_curl([&](CurlLoop& curl) -> rt::Task<BlobResult> {
     RegistryClient c(curl, "127.0.0.1:" + std::to_string(registry.port()), o);
-    co_return co_await c.get_blob("x", digest, BlobSink{[&](std::span<const std::byte> b) {
-                                                         got.append(reinterpret_cast<const char*>(b.data()), b.size());
-                                                       },
-                                                       {}},
+    co_return co_await c.get_blob("x", digest,
+                                  BlobSink{[&](std::span<const std::byte> b) {
+                                             got.append(reinterpret_cast<const char*>(b.data()), b.size());
+                                           },
+                                           {}},
                                   1000);
   });
   EXPECT_TRUE(got == blob.substr(1000));

@@ -61,13 +61,14 @@ class RegistryClientTest : public ::testing::Test {
 
 TEST_F(RegistryClientTest, ManifestByTagAndByDigest) {
   std::string host = registry_->host();
-  auto [by_tag, by_digest, head] = run_with_curl([&](CurlLoop& curl) -> rt::Task<std::tuple<ManifestResponse, ManifestResponse, ManifestInfo>> {
-    RegistryClient c(curl, host, plain());
-    ManifestResponse a = co_await c.get_manifest("test/app", "v1");
-    ManifestResponse b = co_await c.get_manifest("test/app", a.digest);
-    ManifestInfo h = co_await c.head_manifest("test/app", "v1");
-    co_return std::make_tuple(std::move(a), std::move(b), std::move(h));
-  });
+  auto [by_tag, by_digest, head] = run_with_curl(
+      [&](CurlLoop& curl) -> rt::Task<std::tuple<ManifestResponse, ManifestResponse, ManifestInfo>> {
+        RegistryClient c(curl, host, plain());
+        ManifestResponse a = co_await c.get_manifest("test/app", "v1");
+        ManifestResponse b = co_await c.get_manifest("test/app", a.digest);
+        ManifestInfo h = co_await c.head_manifest("test/app", "v1");
+        co_return std::make_tuple(std::move(a), std::move(b), std::move(h));
+      });
   EXPECT_EQ(by_tag.body, image_.manifest);
   EXPECT_EQ(by_tag.digest, image_.manifest_digest) << "Docker-Content-Digest";
   EXPECT_EQ(by_tag.content_type, media::kDockerManifest);
@@ -119,7 +120,8 @@ TEST_F(RegistryClientTest, MissingManifestIsNotFoundLikeDocker) {
     EXPECT_EQ(e.kind(), bocker::Error::Kind::kNotFound);
     EXPECT_EQ(e.status(), 404);
     EXPECT_EQ(e.code(), "MANIFEST_UNKNOWN");
-    EXPECT_EQ(std::string(e.what()), "manifest for " + host + "/test/app:nosuch not found: manifest unknown: manifest unknown");
+    EXPECT_EQ(std::string(e.what()),
+              "manifest for " + host + "/test/app:nosuch not found: manifest unknown: manifest unknown");
   }
 }
 

@@ -9,9 +9,9 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -162,7 +162,8 @@ class RegistryServer {
       }
       if (std::chrono::steady_clock::now() > deadline) {
         stop();
-        throw Error("docker-registry did not listen on 127.0.0.1:" + std::to_string(port_) + ": " + read_text(log_));
+        throw Error("docker-registry did not listen on 127.0.0.1:" + std::to_string(port_) + ": " +
+                    read_text(log_));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -227,7 +228,8 @@ class Pusher {
     std::string manifest, manifest_digest, config_digest, layer, layer_digest;
   };
   // A schema2 image: a config blob, one layer of `layer_bytes` random bytes, a manifest at `tag`.
-  Image push_image(const std::string& repo, const std::string& tag, std::size_t layer_bytes, unsigned seed = 1) {
+  Image push_image(const std::string& repo, const std::string& tag, std::size_t layer_bytes,
+                   unsigned seed = 1) {
     Image img;
     std::string config = R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}})";
     img.config_digest = push_blob(repo, config);
@@ -299,7 +301,8 @@ class Pusher {
 // after `cut_after` bytes of upstream->client traffic; later ones pass everything.
 class FlakyProxy {
  public:
-  FlakyProxy(int upstream, std::size_t cut_after, int cuts) : upstream_(upstream), cut_after_(cut_after), cuts_(cuts) {
+  FlakyProxy(int upstream, std::size_t cut_after, int cuts)
+      : upstream_(upstream), cut_after_(cut_after), cuts_(cuts) {
     listen_ = listen_loopback(&port_);
     int p[2];
     check_sys(::pipe2(p, O_CLOEXEC), "pipe2", "");
@@ -375,7 +378,8 @@ struct MiniRequest {
 };
 class MiniHttpServer {
  public:
-  explicit MiniHttpServer(std::function<std::string(const MiniRequest&)> handler) : handler_(std::move(handler)) {
+  explicit MiniHttpServer(std::function<std::string(const MiniRequest&)> handler)
+      : handler_(std::move(handler)) {
     listen_ = listen_loopback(&port_);
     int p[2];
     check_sys(::pipe2(p, O_CLOEXEC), "pipe2", "");
@@ -456,11 +460,11 @@ auto run_with_curl(F body) {
   return loop.run(body(curl));
 }
 
-#define BOCKER_REQUIRE_REGISTRY()                                                        \
-  do {                                                                                   \
-    if (::access(::bocker::registry::testing::kRegistryBinary, X_OK) != 0) {             \
+#define BOCKER_REQUIRE_REGISTRY()                                                           \
+  do {                                                                                      \
+    if (::access(::bocker::registry::testing::kRegistryBinary, X_OK) != 0) {                \
       GTEST_SKIP() << "docker-registry is not installed (apt-get install docker-registry)"; \
-    }                                                                                    \
+    }                                                                                       \
   } while (0)
 
 }  // namespace bocker::registry::testing

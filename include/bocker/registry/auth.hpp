@@ -46,7 +46,8 @@ std::string docker_config_path();
 // Looks `registry_host` up in the "auths" of a docker config.json document (entries keyed by a
 // URL such as "https://host:5000/v1/" match too). "auth" is base64 "user:password". Throws
 // bocker::Error (kInvalid) naming `source` when the document or the entry is malformed.
-std::optional<Credentials> credentials_from_config(std::string_view config_json, std::string_view registry_host,
+std::optional<Credentials> credentials_from_config(std::string_view config_json,
+                                                   std::string_view registry_host,
                                                    std::string_view source = "config.json");
 
 // Reads docker_config_path() (blocking: call it at startup or through rt::offload). A missing
@@ -74,7 +75,8 @@ std::string basic_authorization(const Credentials& c);
 class TokenCache {
  public:
   using Clock = std::chrono::steady_clock;
-  std::optional<std::string> get(const std::string& host, const std::string& scope, Clock::time_point now = Clock::now()) const;
+  std::optional<std::string> get(const std::string& host, const std::string& scope,
+                                 Clock::time_point now = Clock::now()) const;
   void put(const std::string& host, const std::string& scope, std::string token, std::chrono::seconds ttl,
            Clock::time_point now = Clock::now());
   void clear() { tokens_.clear(); }

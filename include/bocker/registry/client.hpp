@@ -24,7 +24,7 @@ class RegistryError : public Error {
  public:
   RegistryError(Kind kind, const std::string& msg, long status, std::string code)
       : Error(kind, msg), status_(status), code_(std::move(code)) {}
-  long status() const noexcept { return status_; }          // HTTP status, 0 for transport errors
+  long status() const noexcept { return status_; }            // HTTP status, 0 for transport errors
   const std::string& code() const noexcept { return code_; }  // "MANIFEST_UNKNOWN", "UNAUTHORIZED", ...
 
  private:
@@ -38,14 +38,14 @@ class RegistryError : public Error {
 std::string describe_registry_errors(std::string_view body, std::string* code = nullptr);
 
 struct ClientOptions {
-  bool insecure = false;    // plain http (for 127.0.0.1:5000-style registries)
-  std::string ca_file;      // PEM bundle to verify the registry (and token server) with
+  bool insecure = false;  // plain http (for 127.0.0.1:5000-style registries)
+  std::string ca_file;    // PEM bundle to verify the registry (and token server) with
   // Credentials for a registry host; called when a challenge asks for them. The default reads
   // the docker CLI's config.json (see load_docker_credentials); it is called on the loop thread.
   std::function<std::optional<Credentials>(const std::string& host)> credentials;
-  int max_retries = 5;                                   // blob downloads, per get_blob
-  std::chrono::milliseconds retry_backoff{200};          // doubled per retry, capped at 5 s
-  long low_speed_time_s = 30;                            // stall detection (< 1 byte/s)
+  int max_retries = 5;                           // blob downloads, per get_blob
+  std::chrono::milliseconds retry_backoff{200};  // doubled per retry, capped at 5 s
+  long low_speed_time_s = 30;                    // stall detection (< 1 byte/s)
   long connect_timeout_s = 30;
   bool verify_blobs = true;  // check the sha256 of blobs downloaded from offset 0
 };

@@ -76,11 +76,11 @@ struct HttpRequest {
   std::int64_t range_from = -1;      // >= 0 sends "Range: bytes=<n>-"
   bool follow_redirects = false;     // Authorization is not sent to another host (curl's default)
   bool verify_tls = true;
-  std::string ca_file;                // extra CA bundle (PEM) instead of the system store
+  std::string ca_file;  // extra CA bundle (PEM) instead of the system store
   long connect_timeout_s = 30;
-  long low_speed_time_s = 30;         // abort when under 1 byte/s for this long
+  long low_speed_time_s = 30;              // abort when under 1 byte/s for this long
   std::size_t max_body = 4 * 1024 * 1024;  // bodies kept in memory (no sink, or non-2xx)
-  BodySink sink;  // bodies of 2xx responses go here instead of HttpResponse::body
+  BodySink sink;                           // bodies of 2xx responses go here instead of HttpResponse::body
   // Called once per response before its first body byte reaches `sink` (status and headers are
   // known by then). May throw to abort the transfer.
   std::function<void(const HttpResponse&)> on_body_start;
@@ -95,7 +95,7 @@ struct HttpResponse {
   std::string body;             // non-2xx bodies (first 64 KiB) and 2xx bodies without a sink
   std::int64_t sink_bytes = 0;  // bytes handed to the sink
   std::string effective_url;
-  long http_version = 0;        // CURL_HTTP_VERSION_* of the final response
+  long http_version = 0;  // CURL_HTTP_VERSION_* of the final response
 
   // First value of a header (name in any case), or nullptr.
   const std::string* header(std::string_view name) const;
