@@ -44,7 +44,8 @@ Command renamed(Command c, std::string name, std::vector<std::string> aliases) {
 
 ApiReference api_reference(std::string_view text) {
   registry::Reference ref = registry::parse_reference(text);
-  return ApiReference{.name = ref.name(), .tag = ref.digest.empty() ? ref.tag : ref.digest, .canonical = ref.str()};
+  return ApiReference{
+      .name = ref.name(), .tag = ref.digest.empty() ? ref.tag : ref.digest, .canonical = ref.str()};
 }
 
 std::string image_path(std::string_view name) {

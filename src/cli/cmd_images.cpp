@@ -56,7 +56,8 @@ std::vector<Row> rows_of(const nlohmann::json& img) {
     } catch (const Error&) {
       auto colon = t.rfind(':');
       bool has_tag = colon != std::string::npos && t.find('/', colon) == std::string::npos;
-      repo_entry(has_tag ? t.substr(0, colon) : t).push_back(has_tag ? t.substr(colon + 1) : std::string(kNone));
+      repo_entry(has_tag ? t.substr(0, colon) : t)
+          .push_back(has_tag ? t.substr(colon + 1) : std::string(kNone));
     }
   }
   for (const auto& d : strings_of(img, "RepoDigests")) {
@@ -76,12 +77,15 @@ std::vector<Row> rows_of(const nlohmann::json& img) {
   for (auto& [repo, tags] : repos) {
     if (tags.empty()) tags.emplace_back(kNone);
     auto d = digests.find(repo);
-    for (const auto& tag : tags) rows.push_back({repo, tag, d == digests.end() ? std::string(kNone) : d->second});
+    for (const auto& tag : tags)
+      rows.push_back({repo, tag, d == digests.end() ? std::string(kNone) : d->second});
   }
   return rows;
 }
 
-bool glob(const std::string& pattern, const std::string& s) { return ::fnmatch(pattern.c_str(), s.c_str(), 0) == 0; }
+bool glob(const std::string& pattern, const std::string& s) {
+  return ::fnmatch(pattern.c_str(), s.c_str(), 0) == 0;
+}
 
 bool matches(const Row& row, const std::string& reference) {
   if (reference.empty()) return true;
@@ -179,8 +183,9 @@ std::string format_image_list(const nlohmann::json& images, const ImageListOptio
   for (const auto& img : images) {
     if (img.is_object()) sorted.push_back(&img);
   }
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const nlohmann::json* a, const nlohmann::json* b) { return created_of(*a) > created_of(*b); });
+  std::stable_sort(sorted.begin(), sorted.end(), [](const nlohmann::json* a, const nlohmann::json* b) {
+    return created_of(*a) > created_of(*b);
+  });
   bool table_layout = opts.format.empty() || opts.format == "table";
   std::vector<std::vector<std::string>> cells;
   std::vector<std::string> header = {"REPOSITORY", "TAG"};
@@ -203,11 +208,16 @@ std::string format_image_list(const nlohmann::json& images, const ImageListOptio
         continue;
       }
       if (!table_layout) {
-        nlohmann::json j = {{"Containers", "N/A"},    {"CreatedAt", utc_time(created)},
-                            {"CreatedSince", since},  {"Digest", row.digest},
-                            {"ID", id},               {"Repository", row.repo},
-                            {"SharedSize", "N/A"},    {"Size", image_size(size)},
-                            {"Tag", row.tag},         {"UniqueSize", "N/A"},
+        nlohmann::json j = {{"Containers", "N/A"},
+                            {"CreatedAt", utc_time(created)},
+                            {"CreatedSince", since},
+                            {"Digest", row.digest},
+                            {"ID", id},
+                            {"Repository", row.repo},
+                            {"SharedSize", "N/A"},
+                            {"Size", image_size(size)},
+                            {"Tag", row.tag},
+                            {"UniqueSize", "N/A"},
                             {"VirtualSize", image_size(size)}};
         print_formatted(opts.format == "{{json .}}" ? "json" : opts.format, j, out);
         continue;
@@ -229,7 +239,9 @@ Command images_command() {
       .name = "images",
       .summary = "List images",
       .usage = "[OPTIONS] [REPOSITORY[:TAG]]",
-      .flags = {{.short_name = 'a', .long_name = "all", .help = "Show all images (default hides intermediate images)"},
+      .flags = {{.short_name = 'a',
+                 .long_name = "all",
+                 .help = "Show all images (default hides intermediate images)"},
                 {.long_name = "digests", .help = "Show digests"},
                 {.short_name = 'q', .long_name = "quiet", .help = "Only show image IDs"},
                 {.long_name = "no-trunc", .help = "Don't truncate output"},

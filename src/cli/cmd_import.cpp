@@ -53,7 +53,8 @@ int print_import(Context& ctx, const ImportResult& r) {
   return 0;
 }
 
-ImportResult import_image(Context& ctx, const ImportQuery& q, std::function<std::size_t(char*, std::size_t)> body) {
+ImportResult import_image(Context& ctx, const ImportQuery& q,
+                          std::function<std::size_t(char*, std::size_t)> body) {
   std::vector<std::pair<std::string, std::string>> query = {{"fromSrc", q.from_src}};
   if (!q.repository.empty()) {
     registry::Reference ref = registry::parse_reference(q.repository);
@@ -78,19 +79,23 @@ ImportResult import_image(Context& ctx, const ImportQuery& q, std::function<std:
 }
 
 Command import_command() {
-  return Command{
-      .name = "import",
-      .summary = "Import the contents from a tarball to create a filesystem image",
-      .usage = "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
-      .flags = {{.short_name = 'c',
-                 .long_name = "change",
-                 .type = FlagSpec::Type::kList,
-                 .help = "Apply Dockerfile instruction to the created image"},
-                {.short_name = 'm', .long_name = "message", .type = FlagSpec::Type::kString, .help = "Set commit message for imported image"},
-                {.long_name = "platform", .type = FlagSpec::Type::kString, .help = "Set platform if server is multi-platform capable"}},
-      .min_args = 1,
-      .max_args = 2,
-      .handler = run_import};
+  return Command{.name = "import",
+                 .summary = "Import the contents from a tarball to create a filesystem image",
+                 .usage = "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+                 .flags = {{.short_name = 'c',
+                            .long_name = "change",
+                            .type = FlagSpec::Type::kList,
+                            .help = "Apply Dockerfile instruction to the created image"},
+                           {.short_name = 'm',
+                            .long_name = "message",
+                            .type = FlagSpec::Type::kString,
+                            .help = "Set commit message for imported image"},
+                           {.long_name = "platform",
+                            .type = FlagSpec::Type::kString,
+                            .help = "Set platform if server is multi-platform capable"}},
+                 .min_args = 1,
+                 .max_args = 2,
+                 .handler = run_import};
 }
 
 }  // namespace bocker::cli

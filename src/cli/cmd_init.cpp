@@ -137,9 +137,10 @@ Command init_command() {
   return Command{.name = "init",
                  .summary = "Create an image from a directory",
                  .usage = "DIRECTORY [NAME[:TAG]]",
-                 .description = "Create an image from a directory: its whole tree, dotfiles included, becomes "
-                                "the image's one layer.\nWithout a NAME the image is untagged; its id is "
-                                "printed either way.",
+                 .description =
+                     "Create an image from a directory: its whole tree, dotfiles included, becomes "
+                     "the image's one layer.\nWithout a NAME the image is untagged; its id is "
+                     "printed either way.",
                  .min_args = 1,
                  .max_args = 2,
                  .handler = run_init};

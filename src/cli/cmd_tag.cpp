@@ -8,9 +8,11 @@ namespace {
 
 int run_tag(Context& ctx) {
   registry::Reference target = registry::parse_reference(ctx.args[1]);
-  if (!target.digest.empty()) throw invalid("refusing to create a tag with a digest reference: " + ctx.args[1]);
-  std::string path = "/images/" + image_path(ctx.args[0]) + "/tag" +
-                     build_query({{"repo", target.name()}, {"tag", target.tag.empty() ? "latest" : target.tag}});
+  if (!target.digest.empty())
+    throw invalid("refusing to create a tag with a digest reference: " + ctx.args[1]);
+  std::string path =
+      "/images/" + image_path(ctx.args[0]) + "/tag" +
+      build_query({{"repo", target.name()}, {"tag", target.tag.empty() ? "latest" : target.tag}});
   Response r = ctx.client().post(path);
   if (!r.ok()) throw DaemonError(r.status, r.error_message());
   return 0;

@@ -33,7 +33,8 @@ struct ImportResult {
 };
 // Sends the import with `body` (empty for a URL source) streamed as the request body. Throws
 // DaemonError for an error status, and whatever `body` throws.
-ImportResult import_image(Context& ctx, const ImportQuery& q, std::function<std::size_t(char*, std::size_t)> body);
+ImportResult import_image(Context& ctx, const ImportQuery& q,
+                          std::function<std::size_t(char*, std::size_t)> body);
 // Prints the id (exit 0) or the error on stderr (exit 1).
 int print_import(Context& ctx, const ImportResult& r);
 

@@ -91,7 +91,8 @@ bool ProgressRenderer::add(const nlohmann::json& msg) {
   return true;
 }
 
-void ProgressRenderer::render_tty(const nlohmann::json& msg, const std::string& id, const std::string& status) {
+void ProgressRenderer::render_tty(const nlohmann::json& msg, const std::string& id,
+                                  const std::string& status) {
   bool progress = is_progress(msg, id);
   std::size_t diff = 0;
   if (progress) {

@@ -1,11 +1,10 @@
 // The image commands against the in-test fake daemon: pull, images, rmi, tag, image inspect,
 // import and init (streamed, chunked request bodies), plus the table/time/size formatting.
 #include <fcntl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <mutex>
@@ -19,9 +18,9 @@
 namespace bocker::cli {
 namespace {
 
+using ::testing::ElementsAre;
 using testing::FakeRequest;
 using testing::FakeServer;
-using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::http_response;
 using ::testing::StartsWith;
@@ -203,7 +202,8 @@ TEST(ImageList, DigestsColumnAndFilter) {
 }
 
 TEST(ImageList, QuietListsEachImageOnce) {
-  EXPECT_EQ(format_image_list(image_list(), {.quiet = true}, kNow), "cccccccccccc\n111111111111\nbbbbbbbbbbbb\n");
+  EXPECT_EQ(format_image_list(image_list(), {.quiet = true}, kNow),
+            "cccccccccccc\n111111111111\nbbbbbbbbbbbb\n");
   std::string full = format_image_list(image_list(), {.quiet = true, .no_trunc = true}, kNow);
   EXPECT_THAT(full, StartsWith("sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\n"));
 }
@@ -221,25 +221,28 @@ TEST(ImageList, Formats) {
   EXPECT_EQ(j["CreatedAt"], "2023-11-14 22:08:20 +0000 UTC");
   EXPECT_EQ(j["Size"], "4.26MB");
   EXPECT_EQ(std::count(json.begin(), json.end(), '\n'), 5);
-  EXPECT_EQ(format_image_list(image_list(), {.format = "{{.Repository}}:{{.Tag}}", .reference = "alpine"}, kNow),
-            "alpine:latest\nalpine:3.19\n");
+  EXPECT_EQ(
+      format_image_list(image_list(), {.format = "{{.Repository}}:{{.Tag}}", .reference = "alpine"}, kNow),
+      "alpine:latest\nalpine:3.19\n");
   EXPECT_THROW(format_image_list(image_list(), {.format = "{{range .}}"}, kNow), UsageError);
 }
 
 // ---------------------------------------------------------------- pull
 
-const std::string kPullBody =
-    lines({R"({"status":"Pulling from library/alpine","id":"3.19"})",
-           R"({"status":"Pulling fs layer","progressDetail":{},"id":"c6a83fedfae6"})",
-           R"({"status":"Downloading","progressDetail":{"current":100000,"total":3400000},"id":"c6a83fedfae6"})",
-           R"({"status":"Downloading","progressDetail":{"current":200000,"total":3400000},"id":"c6a83fedfae6"})",
-           R"({"status":"Download complete","progressDetail":{},"id":"c6a83fedfae6"})",
-           R"({"status":"Pull complete","progressDetail":{},"id":"c6a83fedfae6"})",
-           R"({"status":"Digest: sha256:abcd"})", R"({"status":"Status: Downloaded newer image for alpine:3.19"})"});
+const std::string kPullBody = lines(
+    {R"({"status":"Pulling from library/alpine","id":"3.19"})",
+     R"({"status":"Pulling fs layer","progressDetail":{},"id":"c6a83fedfae6"})",
+     R"({"status":"Downloading","progressDetail":{"current":100000,"total":3400000},"id":"c6a83fedfae6"})",
+     R"({"status":"Downloading","progressDetail":{"current":200000,"total":3400000},"id":"c6a83fedfae6"})",
+     R"({"status":"Download complete","progressDetail":{},"id":"c6a83fedfae6"})",
+     R"({"status":"Pull complete","progressDetail":{},"id":"c6a83fedfae6"})",
+     R"({"status":"Digest: sha256:abcd"})",
+     R"({"status":"Status: Downloaded newer image for alpine:3.19"})"});
 
 TEST(Pull, PlainProgressAndCanonicalName) {
   TempDir dir;
-  FakeServer srv(dir.path() + "/d.sock", with_ping([](const FakeRequest&, int) { return http_response(200, kPullBody); }));
+  FakeServer srv(dir.path() + "/d.sock",
+                 with_ping([](const FakeRequest&, int) { return http_response(200, kPullBody); }));
   Outcome o = run_cli({"-H", srv.uri(), "pull", "alpine:3.19"});
   EXPECT_EQ(o.rc, 0) << o.err;
   EXPECT_EQ(o.out,
@@ -259,18 +262,26 @@ TEST(Pull, PlainProgressAndCanonicalName) {
 
 TEST(Pull, ArgumentForms) {
   TempDir dir;
-  FakeServer srv(dir.path() + "/d.sock", with_ping([](const FakeRequest&, int) { return http_response(200, kPullBody); }));
+  FakeServer srv(dir.path() + "/d.sock",
+                 with_ping([](const FakeRequest&, int) { return http_response(200, kPullBody); }));
   std::string digest = "sha256:" + std::string(64, '0');
   struct Case {
     std::vector<std::string> args;
     std::string path;
     std::string last_line;
   } cases[] = {
-      {{"pull", "alpine"}, "fromImage=docker.io%2Flibrary%2Falpine&tag=latest", "docker.io/library/alpine:latest"},
-      {{"pull", "alpine", "3.19"}, "fromImage=docker.io%2Flibrary%2Falpine&tag=3.19", "docker.io/library/alpine:3.19"},
-      {{"pull", "me/app", digest}, "fromImage=docker.io%2Fme%2Fapp&tag=sha256%3A" + std::string(64, '0'), "docker.io/me/app@" + digest},
+      {{"pull", "alpine"},
+       "fromImage=docker.io%2Flibrary%2Falpine&tag=latest",
+       "docker.io/library/alpine:latest"},
+      {{"pull", "alpine", "3.19"},
+       "fromImage=docker.io%2Flibrary%2Falpine&tag=3.19",
+       "docker.io/library/alpine:3.19"},
+      {{"pull", "me/app", digest},
+       "fromImage=docker.io%2Fme%2Fapp&tag=sha256%3A" + std::string(64, '0'),
+       "docker.io/me/app@" + digest},
       {{"pull", "--platform", "linux/arm64", "quay.io/x/y:1"},
-       "fromImage=quay.io%2Fx%2Fy&tag=1&platform=linux%2Farm64", "quay.io/x/y:1"},
+       "fromImage=quay.io%2Fx%2Fy&tag=1&platform=linux%2Farm64",
+       "quay.io/x/y:1"},
       {{"image", "pull", "-q", "alpine"}, "fromImage=docker.io%2Flibrary%2Falpine&tag=latest", ""},
   };
   for (const auto& c : cases) {
@@ -304,12 +315,14 @@ TEST(Pull, UsageAndReferenceErrorsNeedNoDaemon) {
 
 TEST(Pull, ErrorInStreamGoesToStderrExit1) {
   TempDir dir;
-  FakeServer srv(dir.path() + "/d.sock", with_ping([](const FakeRequest&, int) {
-                   return http_response(
-                       200, lines({R"({"status":"Pulling from library/alpine","id":"nope"})",
-                                   R"({"errorDetail":{"message":"manifest for alpine:nope not found: manifest unknown"},)"
-                                   R"("error":"manifest for alpine:nope not found: manifest unknown"})"}));
-                 }));
+  FakeServer srv(
+      dir.path() + "/d.sock", with_ping([](const FakeRequest&, int) {
+        return http_response(
+            200,
+            lines({R"({"status":"Pulling from library/alpine","id":"nope"})",
+                   R"({"errorDetail":{"message":"manifest for alpine:nope not found: manifest unknown"},)"
+                   R"("error":"manifest for alpine:nope not found: manifest unknown"})"}));
+      }));
   Outcome o = run_cli({"-H", srv.uri(), "pull", "alpine:nope"});
   EXPECT_EQ(o.rc, 1);
   EXPECT_EQ(o.out, "nope: Pulling from library/alpine\n");
@@ -331,7 +344,8 @@ TEST(Pull, ErrorStatusIsDaemonError) {
 TEST(Images, ListsFromDaemonAndPassesAll) {
   TempDir dir;
   FakeServer srv(dir.path() + "/d.sock", with_ping([](const FakeRequest& r, int) {
-                   if (r.path.starts_with("/v1.47/images/json")) return http_response(200, image_list().dump());
+                   if (r.path.starts_with("/v1.47/images/json"))
+                     return http_response(200, image_list().dump());
                    return http_response(404, R"({"message":"page not found"})");
                  }));
   Outcome o = run_cli({"-H", srv.uri(), "images"});
@@ -355,7 +369,8 @@ TEST(Rmi, PrintsResultsAndContinuesAfterFailure) {
                    if (r.path.starts_with("/v1.47/images/nope")) {
                      return http_response(404, R"({"message":"No such image: nope:latest"})");
                    }
-                   return http_response(200, R"([{"Untagged":"alpine:latest"},{"Deleted":")" + kId + R"("}])");
+                   return http_response(200,
+                                        R"([{"Untagged":"alpine:latest"},{"Deleted":")" + kId + R"("}])");
                  }));
   Outcome o = run_cli({"-H", srv.uri(), "rmi", "-f", "nope", "alpine", "--no-prune"});
   EXPECT_EQ(o.rc, 1);
@@ -403,7 +418,8 @@ TEST(ImageInspect, JsonArrayIndent4AndMissingImages) {
   TempDir dir;
   FakeServer srv(dir.path() + "/d.sock", with_ping([](const FakeRequest& r, int) {
                    if (r.path == "/v1.47/images/alpine/json") {
-                     return http_response(200, R"({"Id":"sha256:1111","RepoTags":["alpine:latest"],"Size":5})");
+                     return http_response(200,
+                                          R"({"Id":"sha256:1111","RepoTags":["alpine:latest"],"Size":5})");
                    }
                    return http_response(404, R"({"message":"No such image: ghost:latest"})");
                  }));
@@ -480,7 +496,8 @@ TEST(Init, StreamsTheDirectoryAsATarball) {
   EXPECT_EQ(o.out, kId + "\n");
   EXPECT_TRUE(d.complete);
   EXPECT_EQ(d.request.method, "POST");
-  EXPECT_THAT(d.request.path, StartsWith("/v1.47/images/create?fromSrc=-&repo=docker.io%2Flibrary%2Fmyimg&tag=v1"));
+  EXPECT_THAT(d.request.path,
+              StartsWith("/v1.47/images/create?fromSrc=-&repo=docker.io%2Flibrary%2Fmyimg&tag=v1"));
   EXPECT_EQ(d.request.headers["transfer-encoding"], "chunked");
   EXPECT_EQ(d.request.headers["content-type"], "application/x-tar");
   auto entries = d.entries();
@@ -540,7 +557,9 @@ TEST(Import, StreamsAFileWithChangesAndMessage) {
   TempDir dir;
   std::string tar;
   {
-    image::TarWriter w([&tar](std::span<const std::byte> b) { tar.append(reinterpret_cast<const char*>(b.data()), b.size()); });
+    image::TarWriter w([&tar](std::span<const std::byte> b) {
+      tar.append(reinterpret_cast<const char*>(b.data()), b.size());
+    });
     image::TarHeader h{.name = "etc/motd", .mode = 0644, .size = 3};
     w.write_header(h);
     w.write_data(std::as_bytes(std::span("hi\n", 3)));
@@ -551,8 +570,8 @@ TEST(Import, StreamsAFileWithChangesAndMessage) {
   write_file(file, tar);
   ImportDaemon d;
   FakeServer srv(dir.path() + "/d.sock", d.handler());
-  Outcome o = run_cli({"-H", srv.uri(), "import", "-c", "CMD [\"/bin/sh\"]", "--change", "ENV A=1", "-m", "first",
-                       file, "quay.io/me/base:1"});
+  Outcome o = run_cli({"-H", srv.uri(), "import", "-c", "CMD [\"/bin/sh\"]", "--change", "ENV A=1", "-m",
+                       "first", file, "quay.io/me/base:1"});
   EXPECT_EQ(o.rc, 0) << o.err;
   EXPECT_EQ(o.out, kId + "\n");
   EXPECT_TRUE(d.body == tar);
@@ -570,7 +589,8 @@ TEST(Import, StreamsAFileWithChangesAndMessage) {
 TEST(Import, MissingFileAndStreamError) {
   TempDir dir;
   ImportDaemon d;
-  d.answer = lines({R"({"errorDetail":{"message":"archive/tar: invalid tar header"},"error":"archive/tar: invalid tar header"})"});
+  d.answer = lines(
+      {R"({"errorDetail":{"message":"archive/tar: invalid tar header"},"error":"archive/tar: invalid tar header"})"});
   FakeServer srv(dir.path() + "/d.sock", d.handler());
   Outcome missing = run_cli({"-H", srv.uri(), "import", dir.path() + "/none.tar"});
   EXPECT_EQ(missing.rc, 1);
@@ -592,7 +612,9 @@ TEST(Client, BodySourceErrorAbortsAndIsRethrown) {
   FakeServer srv(dir.path() + "/d.sock", d.handler());
   Client c(parse_host(srv.uri()));
   int calls = 0;
-  Request req{.method = "POST", .path = "/images/create?fromSrc=-", .body_source = [&calls](char* buf, std::size_t max) -> std::size_t {
+  Request req{.method = "POST",
+              .path = "/images/create?fromSrc=-",
+              .body_source = [&calls](char* buf, std::size_t max) -> std::size_t {
                 if (++calls == 1) {
                   std::size_t n = std::min<std::size_t>(max, 4);
                   std::memcpy(buf, "part", n);

@@ -37,7 +37,8 @@ std::string render(bool tty, std::span<const char* const> lines) {
 TEST(ProgressBar, Layout) {
   EXPECT_EQ(progress_bar(0, 0), "");
   EXPECT_EQ(progress_bar(500, 0), "    500B");
-  EXPECT_EQ(progress_bar(50, 100), "[" + std::string(25, '=') + ">" + std::string(25, ' ') + "]      50B/100B");
+  EXPECT_EQ(progress_bar(50, 100),
+            "[" + std::string(25, '=') + ">" + std::string(25, ' ') + "]      50B/100B");
   EXPECT_EQ(progress_bar(12300000, 45600000),
             "[" + std::string(13, '=') + ">" + std::string(37, ' ') + "]   12.3MB/45.6MB");
   EXPECT_EQ(progress_bar(100, 100), "[" + std::string(50, '=') + ">]     100B/100B");
@@ -52,7 +53,7 @@ TEST(Progress, PlainLinesOnePerStatusChange) {
             "aaaaaaaaaaaa: Pulling fs layer\n"
             "bbbbbbbbbbbb: Pulling fs layer\n"
             "aaaaaaaaaaaa: Downloading 1MB/10MB\n"
-            "aaaaaaaaaaaa: Downloading 2MB/10MB\n"  // 1.5MB skipped: less than 10% more
+            "aaaaaaaaaaaa: Downloading 2MB/10MB\n"   // 1.5MB skipped: less than 10% more
             "aaaaaaaaaaaa: Downloading 10MB/10MB\n"  // 2.9MB skipped too; the end always shows
             "aaaaaaaaaaaa: Download complete\n"      // once, though sent twice
             "aaaaaaaaaaaa: Extracting 4MB/10MB\n"
@@ -63,8 +64,8 @@ TEST(Progress, PlainLinesOnePerStatusChange) {
 }
 
 TEST(Progress, TerminalRedrawsLayerLinesInPlace) {
-  const char* lines[] = {kPullStream[0], kPullStream[1], kPullStream[2], kPullStream[3],
-                         kPullStream[12], kPullStream[13]};
+  const char* lines[] = {kPullStream[0], kPullStream[1],  kPullStream[2],
+                         kPullStream[3], kPullStream[12], kPullStream[13]};
   std::string out = render(true, lines);
   std::string bar = "[=====>" + std::string(45, ' ') + "]      1MB/10MB";
   EXPECT_EQ(out,
@@ -73,9 +74,11 @@ TEST(Progress, TerminalRedrawsLayerLinesInPlace) {
             "\n\x1b[1A\x1b[2K\raaaaaaaaaaaa: Pulling fs layer \r\x1b[1B"
             "\n\x1b[1A\x1b[2K\rbbbbbbbbbbbb: Pulling fs layer \r\x1b[1B"
             // the first layer is two lines up now
-            "\x1b[2A\x1b[2K\raaaaaaaaaaaa: Downloading " + bar + "\r\x1b[2B"
-            "\x1b[1A\x1b[2K\rbbbbbbbbbbbb: Already exists \r\x1b[1B"
-            "Digest: sha256:0123456789abcdef\n");
+            "\x1b[2A\x1b[2K\raaaaaaaaaaaa: Downloading " +
+                bar +
+                "\r\x1b[2B"
+                "\x1b[1A\x1b[2K\rbbbbbbbbbbbb: Already exists \r\x1b[1B"
+                "Digest: sha256:0123456789abcdef\n");
 }
 
 TEST(Progress, TerminalStartsAFreshBlockAfterOtherOutput) {
