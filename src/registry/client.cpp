@@ -286,6 +286,7 @@ rt::Task<BlobResult> RegistryClient::get_blob(std::string repo, std::string dige
   req.url = base_url() + "/v2/" + repo + "/blobs/" + digest;
   req.follow_redirects = true;
   req.max_body = 64 * 1024;
+  req.flow = sink.flow;
   req.on_body_start = [&st, &what, can_verify](const HttpResponse& r) {
     if (r.status == 206) {
       const std::string* cr = r.header("content-range");

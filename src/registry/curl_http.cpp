@@ -68,6 +68,7 @@ struct Exchange {
     auto* x = static_cast<Exchange*>(userp);
     size_t len = size * n;
     if (x->success() && x->req->sink) {
+      if (x->req->flow != nullptr && x->req->flow->hold()) return CURL_WRITEFUNC_PAUSE;
       try {
         if (!x->started) {
           x->started = true;
@@ -100,6 +101,22 @@ void setopt_or_throw(CURLcode rc, const char* what) {
 }
 
 }  // namespace
+
+bool FlowControl::hold() noexcept {
+  if (!paused_) return false;
+  held_ = true;
+  ++pauses_;
+  return true;
+}
+
+void FlowControl::resume() {
+  paused_ = false;
+  if (held_ && easy_ != nullptr) {
+    held_ = false;
+    CURLcode rc = curl_easy_pause(easy_, CURLPAUSE_CONT);
+    if (rc != CURLE_OK) throw Error(std::string("curl_easy_pause: ") + curl_easy_strerror(rc));
+  }
+}
 
 const std::string* HttpResponse::header(std::string_view name) const {
   std::string key = lower(name);
@@ -167,6 +184,14 @@ rt::Task<HttpResponse> http_fetch(CurlLoop& loop, const HttpRequest& req) {
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
   }
 
+  // Unbinds the flow control however perform() ends.
+  struct FlowBinding {
+    FlowControl* flow;
+    ~FlowBinding() {
+      if (flow != nullptr) flow->bind(nullptr);
+    }
+  } binding{req.flow};
+  if (req.flow != nullptr) req.flow->bind(e);
   resp.code = co_await loop.perform(e);
   if (x.sink_error) std::rethrow_exception(x.sink_error);
   if (x.too_large) {

@@ -107,6 +107,48 @@ TEST_F(RegistryClientTest, BlobFromOffsetUsesRange) {
   EXPECT_TRUE(sink.data == image_.layer.substr(static_cast<std::size_t>(offset))) << "the tail of the blob";
 }
 
+TEST_F(RegistryClientTest, PausedSinkHoldsTheTransferUntilResumed) {
+  std::string host = registry_->host();
+  HashSink hs;
+  FlowControl flow;
+  BlobSink sink = hs.sink();
+  auto write = sink.write;
+  int chunks = 0;
+  // Pause after every chunk: nothing more may arrive until a consumer resumes.
+  sink.write = [&](std::span<const std::byte> b) {
+    EXPECT_FALSE(flow.paused()) << "a chunk was delivered while paused";
+    write(b);
+    ++chunks;
+    flow.pause();
+  };
+  sink.flow = &flow;
+  struct Consumer {
+    bool done = false;
+    int resumes = 0;
+  } consumer;
+  BlobResult r = run_with_curl([&](CurlLoop& curl) -> rt::Task<BlobResult> {
+    RegistryClient c(curl, host, plain());
+    rt::TaskScope scope;
+    scope.spawn([](FlowControl& f, Consumer& k) -> rt::Task<void> {
+      while (!k.done) {
+        co_await rt::sleep_for(1ms);
+        if (f.paused()) {
+          ++k.resumes;
+          f.resume();
+        }
+      }
+    }(flow, consumer));
+    BlobResult out = co_await c.get_blob("test/app", image_.layer_digest, sink);
+    consumer.done = true;
+    co_await scope.join();
+    co_return out;
+  });
+  EXPECT_EQ(r.bytes, static_cast<std::int64_t>(image_.layer.size()));
+  EXPECT_EQ(hs.hash.finish(), image_.layer_digest);
+  EXPECT_GT(flow.pauses(), 0) << "curl was asked to hold data";
+  EXPECT_GE(consumer.resumes, chunks - 1);
+}
+
 TEST_F(RegistryClientTest, MissingManifestIsNotFoundLikeDocker) {
   std::string host = registry_->host();
   try {

@@ -68,6 +68,7 @@ struct ManifestInfo {
 struct BlobSink {
   std::function<void(std::span<const std::byte>)> write;
   std::function<void()> reset;
+  FlowControl* flow = nullptr;  // optional back-pressure (pause()/resume() on the loop thread)
 };
 
 struct BlobResult {

@@ -69,6 +69,31 @@ using BodySink = std::function<void(std::span<const std::byte>)>;
 
 struct HttpResponse;
 
+// Back-pressure for a body sink. pause() (from the sink or its consumer, on the loop thread)
+// makes the next delivery return CURL_WRITEFUNC_PAUSE: curl keeps that chunk and stops reading
+// the socket. resume() continues the transfer (curl may hand the held chunk to the sink from
+// inside resume()). One FlowControl serves one exchange at a time.
+class FlowControl {
+ public:
+  void pause() noexcept { paused_ = true; }
+  void resume();
+  bool paused() const noexcept { return paused_; }
+  int pauses() const noexcept { return pauses_; }  // deliveries held so far
+
+  // For http_fetch: the transfer being controlled, and the write callback's question.
+  void bind(CURL* easy) noexcept {
+    easy_ = easy;
+    held_ = false;
+  }
+  bool hold() noexcept;
+
+ private:
+  CURL* easy_ = nullptr;
+  bool paused_ = false;
+  bool held_ = false;
+  int pauses_ = 0;
+};
+
 struct HttpRequest {
   std::string method = "GET";  // GET or HEAD
   std::string url;
@@ -84,6 +109,7 @@ struct HttpRequest {
   // Called once per response before its first body byte reaches `sink` (status and headers are
   // known by then). May throw to abort the transfer.
   std::function<void(const HttpResponse&)> on_body_start;
+  FlowControl* flow = nullptr;  // optional back-pressure for `sink`
 };
 
 struct HttpResponse {
