@@ -123,7 +123,7 @@ rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent) {
     if (job.error) co_return;
     const std::string id = l.layer_id;
     const std::string parent_id = l.parent_id;
-    Fd dir = co_await rt::offload([&drv, id, parent_id] { return drv.begin_layer(id, parent_id); });
+    Fd dir = co_await rt::offload([&drv, &id, &parent_id] { return drv.begin_layer(id, parent_id); });
     l.begun = true;
     auto compression = registry::layer_compression(l.desc.media_type);
     auto up = std::make_unique<LayerUnpacker>(dir.get(), drv.whiteout_mode(), compression);
@@ -157,7 +157,7 @@ rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent) {
     if (up->diff_id() != l.diff_id) {
       throw invalid("layer " + l.desc.digest + " unpacks to " + up->diff_id() + " but the image config expects " + l.diff_id);
     }
-    co_await rt::offload([&drv, id] { drv.commit_layer(id); });
+    co_await rt::offload([&drv, &id] { drv.commit_layer(id); });
     l.begun = false;
     l.is_committed = true;
     l.committed.set();

@@ -1,5 +1,8 @@
 // A bounded worker pool for blocking or CPU-heavy calls. `co_await offload(fn)` runs fn on a
 // worker thread and resumes the coroutine on the loop thread with fn's value or exception.
+// With GCC 12, capture only references or trivially destructible values in `fn` when it is
+// written inside `co_await offload(...)`: GCC 12 frees non-trivial temporaries of a co_await
+// expression wrongly (seen as a double free). Name the locals and capture them by reference.
 #pragma once
 
 #include <condition_variable>
