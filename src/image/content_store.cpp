@@ -85,8 +85,8 @@ Ingest& Ingest::operator=(Ingest&& o) noexcept {
 
 void Ingest::write(std::span<const std::byte> data) {
   if (done_ || !fd_) throw invalid("ingest of " + digest_ + ": write after commit or abort");
-  if (expected_size_ >= 0 && static_cast<std::uint64_t>(offset_) + data.size() >
-                                 static_cast<std::uint64_t>(expected_size_)) {
+  if (expected_size_ >= 0 &&
+      static_cast<std::uint64_t>(offset_) + data.size() > static_cast<std::uint64_t>(expected_size_)) {
     std::int64_t have = offset_;
     fail_and_discard();
     throw invalid("size mismatch for " + digest_ + ": more than the expected " +
@@ -161,7 +161,7 @@ void ContentStore::clean(Options opts) {
   std::time_t now = std::time(nullptr);
   for (const auto& name : dir_names(ingest_dir_)) {
     std::string p = ingest_dir_ + "/" + name;
-    struct stat st{};
+    struct stat st {};
     if (::lstat(p.c_str(), &st) != 0) {
       if (errno == ENOENT) continue;
       throw SystemError(errno, "stat", p);
@@ -183,7 +183,7 @@ std::string ContentStore::path(std::string_view digest) const {
 
 bool ContentStore::has(std::string_view digest) const {
   std::string p = path(digest);
-  struct stat st{};
+  struct stat st {};
   if (::stat(p.c_str(), &st) == 0) return S_ISREG(st.st_mode);
   if (errno == ENOENT) return false;
   throw SystemError(errno, "stat", p);
@@ -191,7 +191,7 @@ bool ContentStore::has(std::string_view digest) const {
 
 std::int64_t ContentStore::size(std::string_view digest) const {
   std::string p = path(digest);
-  struct stat st{};
+  struct stat st {};
   if (::stat(p.c_str(), &st) != 0) {
     if (errno == ENOENT) throw not_found("content " + std::string(digest) + " not found");
     throw SystemError(errno, "stat", p);
@@ -212,7 +212,7 @@ Fd ContentStore::open(std::string_view digest) const {
 std::string ContentStore::read(std::string_view digest, std::size_t limit) const {
   Fd fd = open(digest);
   std::string p = path(digest);
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw SystemError(errno, "stat", p);
   if (static_cast<std::uint64_t>(st.st_size) > limit) {
     throw invalid("content " + std::string(digest) + " is " + std::to_string(st.st_size) +
@@ -271,7 +271,8 @@ Ingest ContentStore::begin(std::string_view expected, std::int64_t expected_size
       if (errno == EWOULDBLOCK) throw conflict("an ingest of " + digest + " is already in progress");
       throw SystemError(errno, "lock", in.path_);
     }
-    struct stat fst{}, pst{};
+    struct stat fst {
+    }, pst{};
     if (::fstat(fd.get(), &fst) != 0) throw SystemError(errno, "stat", in.path_);
     bool same = ::stat(in.path_.c_str(), &pst) == 0 && pst.st_ino == fst.st_ino && pst.st_dev == fst.st_dev;
     if (!same) {

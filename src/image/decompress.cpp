@@ -102,7 +102,8 @@ class GzipHeader {
         case Stage::kHcrc:
           fixed_[got_++] = b;
           if (got_ == 2) {
-            if (static_cast<std::uint32_t>(fixed_[0] | (fixed_[1] << 8)) != (crc_ & 0xffff)) fail("header checksum mismatch");
+            if (static_cast<std::uint32_t>(fixed_[0] | (fixed_[1] << 8)) != (crc_ & 0xffff))
+              fail("header checksum mismatch");
             stage_ = Stage::kDone;
           }
           break;
@@ -115,7 +116,8 @@ class GzipHeader {
 
  private:
   enum class Stage { kBase, kXlen, kExtra, kName, kComment, kHcrc, kDone };
-  static constexpr std::uint8_t kFlagText = 1, kFlagHcrc = 2, kFlagExtra = 4, kFlagName = 8, kFlagComment = 16;
+  static constexpr std::uint8_t kFlagText = 1, kFlagHcrc = 2, kFlagExtra = 4, kFlagName = 8,
+                                kFlagComment = 16;
 
   // Moves to the first optional field (in header order) whose flag is set, after `field`.
   void next_after(std::uint8_t field) {
@@ -343,7 +345,8 @@ std::string_view compression_name(Compression c) {
 Compression detect_compression(std::span<const std::byte> first) {
   if (first.size() >= 2 && byte_at(first, 0) == 0x1f && byte_at(first, 1) == 0x8b) return Compression::Gzip;
   if (first.size() >= 4) {
-    std::uint8_t b0 = byte_at(first, 0), b1 = byte_at(first, 1), b2 = byte_at(first, 2), b3 = byte_at(first, 3);
+    std::uint8_t b0 = byte_at(first, 0), b1 = byte_at(first, 1), b2 = byte_at(first, 2),
+                 b3 = byte_at(first, 3);
     if (b0 == 0x28 && b1 == 0xb5 && b2 == 0x2f && b3 == 0xfd) return Compression::Zstd;
     if ((b0 & 0xf0) == 0x50 && b1 == 0x2a && b2 == 0x4d && b3 == 0x18) return Compression::Zstd;
   }

@@ -24,7 +24,8 @@ using json = nlohmann::json;
 constexpr std::string_view kIndexName = "repositories.json";
 
 bool is_lower_hex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 // Canonical tag reference ("docker.io/library/alpine:latest"); kInvalid for digest references.
@@ -53,8 +54,8 @@ void validate(ImageRecord& rec) {
     if (!registry::is_valid_digest(d)) sha256_hex(d, "layer");  // throws with the reason
   }
   if (!rec.layer_digests.empty() && rec.layer_digests.size() != rec.diff_ids.size()) {
-    throw invalid("image " + rec.id + ": " + std::to_string(rec.layer_digests.size()) + " layer digests for " +
-                  std::to_string(rec.diff_ids.size()) + " diff ids");
+    throw invalid("image " + rec.id + ": " + std::to_string(rec.layer_digests.size()) +
+                  " layer digests for " + std::to_string(rec.diff_ids.size()) + " diff ids");
   }
   auto chains = chain_ids(rec.diff_ids);
   if (rec.chain_ids.empty()) {
@@ -68,7 +69,8 @@ void validate(ImageRecord& rec) {
   for (auto& t : rec.repo_tags) t = canonical_tag(t);
   for (auto& d : rec.repo_digests) d = canonical_repo_digest(d);
   std::sort(rec.repo_digests.begin(), rec.repo_digests.end());
-  rec.repo_digests.erase(std::unique(rec.repo_digests.begin(), rec.repo_digests.end()), rec.repo_digests.end());
+  rec.repo_digests.erase(std::unique(rec.repo_digests.begin(), rec.repo_digests.end()),
+                         rec.repo_digests.end());
   if (rec.size < 0) throw invalid("image " + rec.id + ": negative size");
 }
 
@@ -111,7 +113,8 @@ void unlink_and_sync(const std::string& path, const std::string& dir) {
 
 }  // namespace
 
-ImageStore::ImageStore(std::string root, Warn warn) : dir_(std::move(root) + "/images"), warn_(std::move(warn)) {
+ImageStore::ImageStore(std::string root, Warn warn)
+    : dir_(std::move(root) + "/images"), warn_(std::move(warn)) {
   make_dirs(dir_, 0700);
   load();
 }
@@ -145,7 +148,8 @@ void ImageStore::load() {
     try {
       ImageRecord rec = from_json(json::parse(read_file(path)));
       validate(rec);
-      if (rec.id != "sha256:" + name.substr(0, 64)) throw invalid("record id " + rec.id + " does not match the file name");
+      if (rec.id != "sha256:" + name.substr(0, 64))
+        throw invalid("record id " + rec.id + " does not match the file name");
       images_[rec.id] = std::move(rec);
     } catch (const std::exception& e) {
       warn("skipping corrupt image record " + path + ": " + e.what());
@@ -168,7 +172,8 @@ void ImageStore::load() {
     std::string aside = index_path + ".corrupt";
     warn("tag index " + index_path + " is corrupt (" + e.what() + "); moved to " + aside +
          ", all images are untagged");
-    if (::rename(index_path.c_str(), aside.c_str()) != 0) throw SystemError(errno, "rename " + index_path + " to", aside);
+    if (::rename(index_path.c_str(), aside.c_str()) != 0)
+      throw SystemError(errno, "rename " + index_path + " to", aside);
     return;
   }
   bool dropped = false;
@@ -257,7 +262,8 @@ std::vector<ImageRecord> ImageStore::list() const {
   std::vector<ImageRecord> out;
   out.reserve(images_.size());
   for (const auto& [id, rec] : images_) out.push_back(with_tags_locked(rec));
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.created > b.created; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.created > b.created; });
   return out;
 }
 
@@ -328,7 +334,8 @@ std::vector<std::string> ImageStore::remove(std::string_view id) {
   for (const auto& [other, rec] : images_) in_use.insert(rec.chain_ids.begin(), rec.chain_ids.end());
   std::vector<std::string> unused;
   for (const auto& c : gone.chain_ids) {
-    if (!in_use.contains(c) && std::find(unused.begin(), unused.end(), c) == unused.end()) unused.push_back(c);
+    if (!in_use.contains(c) && std::find(unused.begin(), unused.end(), c) == unused.end())
+      unused.push_back(c);
   }
   return unused;
 }
@@ -373,7 +380,8 @@ std::string ImageStore::resolve_locked(std::string_view s) const {
     if (!ref->digest.empty()) {
       std::string want = ref->name() + "@" + ref->digest;
       for (const auto& [id, rec] : images_) {
-        if (std::find(rec.repo_digests.begin(), rec.repo_digests.end(), want) != rec.repo_digests.end()) return id;
+        if (std::find(rec.repo_digests.begin(), rec.repo_digests.end(), want) != rec.repo_digests.end())
+          return id;
       }
     } else if (auto it = tags_.find(ref->name() + ":" + ref->tag); it != tags_.end()) {
       return it->second;

@@ -80,7 +80,7 @@ TEST_F(ContentStoreTest, PutReadHasSizeOpenListRemove) {
   char buf[4];
   ASSERT_EQ(::pread(fd.get(), buf, 4, 0), 4);
   EXPECT_EQ(std::string(buf, 4), data.substr(0, 4));
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(blob_file(d).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0444u);
 
@@ -113,7 +113,8 @@ TEST_F(ContentStoreTest, IngestInChunksCommits) {
   Ingest in = cs.begin(d, static_cast<std::int64_t>(data.size()));
   EXPECT_EQ(in.offset(), 0);
   EXPECT_EQ(in.digest(), d);
-  for (std::size_t pos = 0; pos < data.size(); pos += 100003) in.write(std::string_view(data).substr(pos, 100003));
+  for (std::size_t pos = 0; pos < data.size(); pos += 100003)
+    in.write(std::string_view(data).substr(pos, 100003));
   EXPECT_FALSE(cs.has(d));  // not visible before commit
   in.commit();
   EXPECT_TRUE(cs.has(d));
@@ -312,7 +313,8 @@ TEST_F(ContentStoreTest, HostileDigestsAreRejectedBeforeAnyFileIsTouched) {
   try {
     cs.has("sha256:../../etc");
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "invalid content digest \"sha256:../../etc\": want 64 hex digits, got 9");
+    EXPECT_EQ(std::string(e.what()),
+              "invalid content digest \"sha256:../../etc\": want 64 hex digits, got 9");
   }
 }
 

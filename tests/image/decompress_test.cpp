@@ -223,8 +223,8 @@ TEST(GzipDecompress, TrailingNulPaddingIsIgnoredGarbageIsNot) {
 TEST(GzipDecompress, TruncatedInputNamesTheProblem) {
   std::string data = mixed_data(60000);
   std::string gz = gzip_zlib(data);
-  for (std::size_t cut : {std::size_t{1}, std::size_t{5}, std::size_t{10}, gz.size() / 2, gz.size() - 8,
-                          gz.size() - 1}) {
+  for (std::size_t cut :
+       {std::size_t{1}, std::size_t{5}, std::size_t{10}, gz.size() / 2, gz.size() - 8, gz.size() - 1}) {
     for (std::size_t chunk : {std::size_t{1}, std::size_t{4096}}) {
       if (chunk == 1 && cut > 20000 && cut < gz.size() - 10) continue;  // keep the 1-byte runs short
       std::string msg = error_of(Compression::Gzip, gz.substr(0, cut), chunk);
@@ -287,7 +287,8 @@ TEST(GzipDecompress, ReadsWhatTheGzipToolWrites) {
   std::string data = mixed_data(100000, 9);
   { std::ofstream(dir.path() / "layer.tar", std::ios::binary) << data; }
   // gzip stores the file name (FNAME flag) and mtime in the header; -c twice makes two members.
-  std::string cmd = "cd '" + dir.path().string() + "' && gzip -9 -c layer.tar > a.gz && gzip -1 -c layer.tar >> a.gz";
+  std::string cmd =
+      "cd '" + dir.path().string() + "' && gzip -9 -c layer.tar > a.gz && gzip -1 -c layer.tar >> a.gz";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::string gz = read_all(dir.path() / "a.gz");
   EXPECT_EQ(run(Compression::Gzip, gz, 7), data + data);

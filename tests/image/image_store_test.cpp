@@ -80,12 +80,14 @@ TEST(ChainIds, FollowTheOciDefinition) {
   EXPECT_EQ(kind_of([&] { chain_ids(bad); }), Error::Kind::kInvalid);
   // Known value: two layers whose diff ids are sha256("a") and sha256("b").
   std::vector<std::string> ab = {sha256_digest("a"), sha256_digest("b")};
-  EXPECT_EQ(chain_id(ab), sha256_digest("sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb "
-                                        "sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"));
+  EXPECT_EQ(chain_id(ab),
+            sha256_digest("sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb "
+                          "sha256:3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"));
 }
 
 TEST(Ids, ShortAndRandom) {
-  EXPECT_EQ(short_id("sha256:4ff3ca91275d4ff3ca91275d4ff3ca91275d4ff3ca91275d4ff3ca91275d0000"), "4ff3ca91275d");
+  EXPECT_EQ(short_id("sha256:4ff3ca91275d4ff3ca91275d4ff3ca91275d4ff3ca91275d4ff3ca91275d0000"),
+            "4ff3ca91275d");
   EXPECT_EQ(short_id("abcdef"), "abcdef");
   std::set<std::string> seen;
   for (int i = 0; i < 100; ++i) {
@@ -109,7 +111,8 @@ TEST_F(ImageStoreTest, PutGetListPersist) {
     s.put(b);
     ImageRecord got = s.get(a.id);
     EXPECT_EQ(got.repo_tags, std::vector<std::string>{"docker.io/library/alpine:latest"});
-    EXPECT_EQ(got.repo_digests, std::vector<std::string>{"docker.io/library/alpine@" + sha256_digest("manifest")});
+    EXPECT_EQ(got.repo_digests,
+              std::vector<std::string>{"docker.io/library/alpine@" + sha256_digest("manifest")});
     EXPECT_EQ(got.chain_ids, chain_ids(a.diff_ids));
     EXPECT_EQ(got.config_json, a.config_json);
     auto all = s.list();
@@ -195,8 +198,9 @@ TEST_F(ImageStoreTest, ResolveLikeDocker) {
   EXPECT_EQ(s.resolve("docker.io/library/alpine:latest"), a.id);
   EXPECT_EQ(s.resolve("library/alpine"), a.id);
   EXPECT_EQ(s.resolve("alpine@" + sha256_digest("manifest a")), a.id);
-  for (std::string missing : {std::string("alpine:3"), std::string("busybox"), "sha256:" + std::string(64, '0'), std::string(64, '0'),
-                              std::string("sha256:zz"), std::string("Not A Ref"), std::string("0000")}) {
+  for (std::string missing :
+       {std::string("alpine:3"), std::string("busybox"), "sha256:" + std::string(64, '0'),
+        std::string(64, '0'), std::string("sha256:zz"), std::string("Not A Ref"), std::string("0000")}) {
     if (hex.starts_with(missing)) continue;
     EXPECT_EQ(kind_of([&] { s.resolve(missing); }), Error::Kind::kNotFound) << missing;
   }
@@ -274,8 +278,12 @@ TEST_F(ImageStoreTest, OpenSurvivesCrashLeftovers) {
   { std::ofstream(images_dir() / "repositories.json.tmp-7") << "{"; }
   ImageRecord d = make_image("d", {4});
   {
-    nlohmann::json j{{"id", d.id},       {"config", d.config_json}, {"diff_ids", d.diff_ids},
-                     {"chain_ids", d.diff_ids}, {"created", 5}, {"size", 1}};
+    nlohmann::json j{{"id", d.id},
+                     {"config", d.config_json},
+                     {"diff_ids", d.diff_ids},
+                     {"chain_ids", d.diff_ids},
+                     {"created", 5},
+                     {"size", 1}};
     std::ofstream(images_dir() / (d.id.substr(7) + ".json")) << j.dump();
   }
   { std::ofstream(images_dir() / (b.id.substr(7) + ".json"), std::ios::trunc) << "{\"id\": 12"; }

@@ -55,8 +55,8 @@ class Ingest {
   void fail_and_discard();
 
   std::string digest_;
-  std::string path_;        // ingest file
-  std::string blob_path_;   // destination
+  std::string path_;       // ingest file
+  std::string blob_path_;  // destination
   std::string blobs_dir_;
   std::int64_t expected_size_ = -1;
   std::int64_t offset_ = 0;
@@ -85,9 +85,9 @@ class ContentStore {
   std::int64_t size(std::string_view digest) const;  // kNotFound when absent
   // Whole blob; kInvalid when larger than `limit` (use open() for layers), kNotFound when absent.
   std::string read(std::string_view digest, std::size_t limit = kDefaultReadLimit) const;
-  Fd open(std::string_view digest) const;  // O_RDONLY|O_CLOEXEC; kNotFound when absent
-  bool remove(std::string_view digest);     // false when it was not there
-  std::vector<std::string> list() const;    // digests, sorted
+  Fd open(std::string_view digest) const;           // O_RDONLY|O_CLOEXEC; kNotFound when absent
+  bool remove(std::string_view digest);             // false when it was not there
+  std::vector<std::string> list() const;            // digests, sorted
   std::string path(std::string_view digest) const;  // where the blob lives (whether or not present)
 
   // Starts or resumes writing `expected`. `expected_size` < 0 means unknown. An existing partial
