@@ -15,6 +15,14 @@ export PATH=$bin/daemon:$bin/cli:$PATH
 bocker version
 bocker info
 echo
+# An image from a local root filesystem (bocker's `init`): the Alpine minirootfs from shared/.
+rootfs_tar=${BOCKER_ROOTFS_TAR:-$here/../shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz}
+if [[ -f $rootfs_tar ]]; then
+  bocker import "$rootfs_tar" alpine:quickstart
+  bocker images
+  bocker image inspect --format '{{.RootFS}}' alpine:quickstart 2>/dev/null || true
+fi
+echo
 echo "metrics:"; curl -s http://127.0.0.1:9323/metrics | grep -E '^bocker_(build_info|loop_iterations_total|http_requests_total)' | head -5
 if command -v docker >/dev/null; then
   echo; echo "the docker CLI talks to bockerd too:"

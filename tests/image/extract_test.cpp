@@ -401,7 +401,7 @@ TEST_F(ExtractTest, HugePaxHeaderFailsNamingTheEntry) {
 }
 
 TEST_F(ExtractTest, AlpineMinirootfs) {
-  const std::string src = "/work/shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz";
+  const std::string src = std::string(BOCKER_SOURCE_DIR) + "/../shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz";
   if (!fs::exists(src)) GTEST_SKIP() << src << " not present";
   if (std::system("command -v gzip >/dev/null") != 0) GTEST_SKIP() << "gzip not installed";
   std::FILE* p = ::popen(("gzip -dc " + src).c_str(), "r");
