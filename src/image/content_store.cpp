@@ -119,10 +119,19 @@ void Ingest::commit() {
     fail_and_discard();
     throw invalid("digest mismatch for " + digest_ + ": got " + got);
   }
-  if (::fsync(fd_.get()) != 0) throw SystemError(errno, "fsync", path_);
-  if (::fchmod(fd_.get(), 0444) != 0) throw SystemError(errno, "chmod", path_);
-  if (::rename(path_.c_str(), blob_path_.c_str()) != 0) {
-    throw SystemError(errno, "rename " + path_ + " to", blob_path_);
+  // The hasher is spent now: after a failure below the ingest is closed (its file kept, writable
+  // again) and a later begin() re-hashes it.
+  try {
+    if (::fsync(fd_.get()) != 0) throw SystemError(errno, "fsync", path_);
+    if (::fchmod(fd_.get(), 0444) != 0) throw SystemError(errno, "chmod", path_);
+    if (::rename(path_.c_str(), blob_path_.c_str()) != 0) {
+      throw SystemError(errno, "rename " + path_ + " to", blob_path_);
+    }
+  } catch (...) {
+    (void)::fchmod(fd_.get(), 0600);
+    done_ = true;
+    fd_.reset();
+    throw;
   }
   done_ = true;
   fd_.reset();  // releases the flock
