@@ -48,7 +48,11 @@ std::map<std::string, std::string> v1_hierarchies(const std::string& mountinfo) 
     std::istringstream opts(fields[dash + 3]);
     std::string opt;
     while (std::getline(opts, opt, ',')) {
-      if (opt == "rw" || opt == "ro" || opt.find('=') != std::string::npos) continue;
+      static const char* const kOptions[] = {"rw", "ro", "noprefix", "xattr", "clone_children", "cpuset_v2_mode",
+                                             "favordynmods", "memory_localevents", "memory_recursiveprot"};
+      bool option = opt.find('=') != std::string::npos;
+      for (const char* o : kOptions) option = option || opt == o;
+      if (option) continue;
       out.emplace(opt, mount_point);
     }
   }
