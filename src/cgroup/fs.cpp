@@ -102,8 +102,7 @@ bool make_dir(const std::string& path) {
   throw SystemError(errno, "mkdir", path);
 }
 
-void remove_dir(const std::string& path, std::chrono::milliseconds patience) {
-  auto deadline = std::chrono::steady_clock::now() + patience;
+void remove_dir(const std::string& path, std::chrono::steady_clock::time_point deadline) {
   for (;;) {
     if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return;
     int err = errno;

@@ -26,8 +26,8 @@ std::vector<pid_t> read_pids(const std::string& procs_path);
 std::vector<std::string> subdirs(const std::string& dir);
 // mkdir that accepts an existing directory; returns true when it created it.
 bool make_dir(const std::string& path);
-// rmdir retrying EBUSY for up to `patience`; a missing directory is fine. Throws SystemError.
-void remove_dir(const std::string& path, std::chrono::milliseconds patience);
+// rmdir retrying EBUSY until `deadline`; a missing directory is fine. Throws SystemError.
+void remove_dir(const std::string& path, std::chrono::steady_clock::time_point deadline);
 // Throws Error(kInvalid) unless `id` is a plain name ([A-Za-z0-9_.-], not "." or "..", <= 128 chars).
 void check_name(std::string_view what, const std::string& id);
 std::string_view trim(std::string_view s);

@@ -130,10 +130,12 @@ class V1Cgroup final : public Cgroup {
   }
 
   void remove() override {
+    // One deadline for all hierarchies: a busy cgroup is busy in every one of them.
+    auto deadline = std::chrono::steady_clock::now() + 1s;
     std::optional<SystemError> first;
     for (const auto& dir : unique_) {
       try {
-        detail::remove_dir(dir, 1s);
+        detail::remove_dir(dir, deadline);
       } catch (const SystemError& e) {
         if (!first) first = e;
       }

@@ -144,7 +144,7 @@ class V2Cgroup final : public Cgroup {
 
   void remove() override {
     fd_.reset();
-    detail::remove_dir(dir_, 1s);
+    detail::remove_dir(dir_, std::chrono::steady_clock::now() + 1s);
   }
 
   std::string path() const override { return rel_; }
