@@ -118,12 +118,22 @@ int open_in_root(int root, const std::string& path, int flags, unsigned mode) no
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 
+namespace {
+Fd mkdir_all_in_root_depth(int root, const std::string& path, unsigned mode, int depth);
+}
+
 Fd mkdir_all_in_root(int root, const std::string& path, unsigned mode) {
+  return mkdir_all_in_root_depth(root, path, mode, 0);
+}
+
+namespace {
+Fd mkdir_all_in_root_depth(int root, const std::string& path, unsigned mode, int depth) {
+  if (depth > 40) throw SystemError(ELOOP, "mkdir", path);
   std::string clean = clean_path(path, "directory");
   Fd dir(open_in_root(root, "/", O_PATH | O_DIRECTORY));
   if (!dir) throw SystemError(-dir.get(), "open", "container root");
   std::string sofar;
-  for (auto comp : split(clean.substr(1), '/')) {
+  for (auto comp : split(std::string_view(clean).substr(1), '/')) {
     if (comp.empty()) continue;
     std::string parent = sofar.empty() ? "/" : sofar;
     sofar += '/';
@@ -137,12 +147,24 @@ Fd mkdir_all_in_root(int root, const std::string& path, unsigned mode) {
         throw SystemError(errno, "mkdir", sofar);
       }
       fd = open_in_root(root, sofar, O_PATH | O_DIRECTORY);
+      if (fd == -ENOENT) {
+        // A dangling symlink: create what it points at, inside the root (as Docker does).
+        char link[4096];
+        ssize_t n = ::readlinkat(pfd.get(), name.c_str(), link, sizeof link - 1);
+        if (n > 0) {
+          link[n] = '\0';
+          std::string target = link[0] == '/' ? std::string(link) : parent + "/" + link;
+          mkdir_all_in_root_depth(root, clean_path(target, "symlink target"), mode, depth + 1);
+          fd = open_in_root(root, sofar, O_PATH | O_DIRECTORY);
+        }
+      }
     }
     if (fd < 0) throw SystemError(-fd, "open directory", sofar);
     dir.reset(fd);
   }
   return dir;
 }
+}  // namespace
 
 void write_in_root(int root, const std::string& path, std::string_view data, unsigned mode) {
   std::string clean = clean_path(path, "file");
