@@ -31,11 +31,13 @@ void validate(const Limits& l) {
   }
   if (l.cpu_shares < 0) throw invalid("invalid cpu shares " + std::to_string(l.cpu_shares));
   if (l.cpu_period_us != 0 && (l.cpu_period_us < 1000 || l.cpu_period_us > 1000000)) {
-    throw invalid("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1 second (i.e. 1000000), got " +
-                  std::to_string(l.cpu_period_us));
+    throw invalid(
+        "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1 second (i.e. 1000000), got " +
+        std::to_string(l.cpu_period_us));
   }
   if (l.cpu_quota_us < -1 || (l.cpu_quota_us > 0 && l.cpu_quota_us < 1000)) {
-    throw invalid("CPU cfs quota can not be less than 1ms (i.e. 1000), got " + std::to_string(l.cpu_quota_us));
+    throw invalid("CPU cfs quota can not be less than 1ms (i.e. 1000), got " +
+                  std::to_string(l.cpu_quota_us));
   }
   if (l.pids_limit < -1) throw invalid("invalid pids limit " + std::to_string(l.pids_limit));
 }
@@ -60,12 +62,24 @@ std::int64_t parse_memory(std::string_view text) {
   std::int64_t mult = 1;
   if (i < text.size()) {
     switch (std::tolower(static_cast<unsigned char>(text[i]))) {
-      case 'k': mult = 1LL << 10; break;
-      case 'm': mult = 1LL << 20; break;
-      case 'g': mult = 1LL << 30; break;
-      case 't': mult = 1LL << 40; break;
-      case 'p': mult = 1LL << 50; break;
-      default: mult = 0; break;
+      case 'k':
+        mult = 1LL << 10;
+        break;
+      case 'm':
+        mult = 1LL << 20;
+        break;
+      case 'g':
+        mult = 1LL << 30;
+        break;
+      case 't':
+        mult = 1LL << 40;
+        break;
+      case 'p':
+        mult = 1LL << 50;
+        break;
+      default:
+        mult = 0;
+        break;
     }
     if (mult != 0) {
       ++i;
@@ -101,7 +115,8 @@ std::int64_t cpus_to_quota(double cpus) {
     throw invalid("invalid --cpus " + std::to_string(cpus) + ": the minimum is 0.01");
   }
   double quota = std::round(cpus * static_cast<double>(kDefaultCpuPeriodUs));
-  if (quota >= static_cast<double>(kMax)) throw invalid("invalid --cpus " + std::to_string(cpus) + ": too large");
+  if (quota >= static_cast<double>(kMax))
+    throw invalid("invalid --cpus " + std::to_string(cpus) + ": too large");
   return static_cast<std::int64_t>(quota);
 }
 

@@ -48,8 +48,15 @@ std::map<std::string, std::string> v1_hierarchies(const std::string& mountinfo) 
     std::istringstream opts(fields[dash + 3]);
     std::string opt;
     while (std::getline(opts, opt, ',')) {
-      static const char* const kOptions[] = {"rw", "ro", "noprefix", "xattr", "clone_children", "cpuset_v2_mode",
-                                             "favordynmods", "memory_localevents", "memory_recursiveprot"};
+      static const char* const kOptions[] = {"rw",
+                                             "ro",
+                                             "noprefix",
+                                             "xattr",
+                                             "clone_children",
+                                             "cpuset_v2_mode",
+                                             "favordynmods",
+                                             "memory_localevents",
+                                             "memory_recursiveprot"};
       bool option = opt.find('=') != std::string::npos;
       for (const char* o : kOptions) option = option || opt == o;
       if (option) continue;
@@ -65,8 +72,9 @@ std::unique_ptr<Manager> Manager::detect(std::string parent_name) {
   if (st.f_type == CGROUP2_SUPER_MAGIC) return v2_at(kCgroupRoot, std::move(parent_name));
   auto hierarchies = v1_hierarchies(read_file("/proc/self/mountinfo"));
   if (hierarchies.empty()) {
-    throw Error(Error::Kind::kUnsupported, std::string(kCgroupRoot) +
-                                              " is not cgroup2 and /proc/self/mountinfo lists no cgroup v1 hierarchy");
+    throw Error(
+        Error::Kind::kUnsupported,
+        std::string(kCgroupRoot) + " is not cgroup2 and /proc/self/mountinfo lists no cgroup v1 hierarchy");
   }
   return v1_at(std::move(hierarchies), std::move(parent_name));
 }

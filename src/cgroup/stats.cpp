@@ -1,9 +1,9 @@
+#include "bocker/cgroup/stats.hpp"
+
 #include <unistd.h>
 
 #include <charconv>
 #include <string_view>
-
-#include "bocker/cgroup/stats.hpp"
 
 namespace bocker::cgroup {
 namespace {
@@ -49,7 +49,7 @@ void lines(std::string_view text, Fn&& fn) {
 
 // "key value" lines (memory.stat, cpu.stat, memory.events, cpuacct.stat, memory.oom_control).
 std::map<std::string, std::uint64_t, std::less<>> flat_keyed(const std::map<std::string, std::string>& m,
-                                                            const std::string& name) {
+                                                             const std::string& name) {
   std::map<std::string, std::uint64_t, std::less<>> out;
   const auto* s = find(m, name);
   if (s == nullptr) return out;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <optional>
 #include <set>
 #include <thread>
@@ -20,7 +21,8 @@ using detail::write_value;
 
 // The controllers a container joins. Others (net_cls, perf_event, ...) are left alone.
 const std::set<std::string>& joined_controllers() {
-  static const std::set<std::string> s{"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids"};
+  static const std::set<std::string> s{"cpu",     "cpuacct", "cpuset", "memory",
+                                       "devices", "freezer", "blkio",  "pids"};
   return s;
 }
 
@@ -39,7 +41,8 @@ void init_cpuset(const std::string& dir, const std::string& parent_dir) {
 class V1Cgroup final : public Cgroup {
  public:
   // `dirs`: controller -> this cgroup's directory in that controller's hierarchy.
-  V1Cgroup(std::string rel, std::map<std::string, std::string> dirs) : rel_(std::move(rel)), dirs_(std::move(dirs)) {
+  V1Cgroup(std::string rel, std::map<std::string, std::string> dirs)
+      : rel_(std::move(rel)), dirs_(std::move(dirs)) {
     for (const auto& [ctl, dir] : dirs_) unique_.insert(dir);
     for (const char* ctl : {"pids", "memory", "cpu", "freezer"}) {
       if (auto d = dir_of(ctl)) {
@@ -64,7 +67,8 @@ class V1Cgroup final : public Cgroup {
       if (l.cpu_quota_us != 0) write(dir, "cpu.cfs_quota_us", std::to_string(l.cpu_quota_us));
     }
     if (l.pids_limit != 0) {
-      write(need("pids", "a pids limit"), "pids.max", l.pids_limit < 0 ? "max" : std::to_string(l.pids_limit));
+      write(need("pids", "a pids limit"), "pids.max",
+            l.pids_limit < 0 ? "max" : std::to_string(l.pids_limit));
     }
   }
 
@@ -115,15 +119,16 @@ class V1Cgroup final : public Cgroup {
         if (::kill(p, sig) != 0 && errno != ESRCH) {
           int err = errno;
           if (frozen) freeze(false);
-          throw SystemError(err, "kill -" + std::to_string(sig) + " " + std::to_string(p) + " in cgroup", rel_);
+          throw SystemError(err, "kill -" + std::to_string(sig) + " " + std::to_string(p) + " in cgroup",
+                            rel_);
         }
       }
       if (frozen) freeze(false);
       if (sig != SIGKILL) return;
       if (procs.empty() && pids().empty()) return;
       if (std::chrono::steady_clock::now() >= deadline) {
-        throw Error(Error::Kind::kTimeout, "cgroup " + primary_ + " still has " + std::to_string(pids().size()) +
-                                               " processes 5s after SIGKILL");
+        throw Error(Error::Kind::kTimeout, "cgroup " + primary_ + " still has " +
+                                               std::to_string(pids().size()) + " processes 5s after SIGKILL");
       }
       std::this_thread::sleep_for(10ms);
     }
@@ -184,7 +189,11 @@ class V1Cgroup final : public Cgroup {
     bool memsw_first = false;
     if (memsw && l.memory_bytes > 0) {
       auto cur = read_optional(memsw_file);
-      long long current = cur ? std::atoll(std::string(detail::trim(*cur)).c_str()) : 0;
+      std::int64_t current = 0;
+      if (cur) {
+        auto text = detail::trim(*cur);
+        std::from_chars(text.data(), text.data() + text.size(), current);
+      }
       memsw_first = current < l.memory_bytes || *memsw == -1;
     }
     if (memsw && memsw_first) write(dir, "memory.memsw.limit_in_bytes", std::to_string(*memsw));
@@ -252,9 +261,7 @@ class V1Manager final : public Manager {
   std::unique_ptr<Cgroup> open(const std::string& id) override {
     detail::check_name("id", id);
     auto cg = make(id);
-    for (const auto& dir : cg->dirs()) {
-      if (detail::is_dir(dir)) return cg;
-    }
+    if (!cg->dirs().empty()) return cg;  // make() keeps only the directories that exist
     throw not_found("cgroup " + id + " not found under " + parent_ + "/ in any cgroup v1 hierarchy");
   }
 
@@ -288,7 +295,8 @@ class V1Manager final : public Manager {
 
 }  // namespace
 
-std::unique_ptr<Manager> Manager::v1_at(std::map<std::string, std::string> controller_dirs, std::string parent_name) {
+std::unique_ptr<Manager> Manager::v1_at(std::map<std::string, std::string> controller_dirs,
+                                        std::string parent_name) {
   return std::make_unique<V1Manager>(std::move(controller_dirs), std::move(parent_name));
 }
 

@@ -123,7 +123,8 @@ class V2Cgroup final : public Cgroup {
         if (::kill(p, sig) != 0 && errno != ESRCH) {
           int err = errno;
           if (frozen) detail::try_write_value(freeze_file, "0");
-          throw SystemError(err, "kill -" + std::to_string(sig) + " " + std::to_string(p) + " in cgroup", dir_);
+          throw SystemError(err, "kill -" + std::to_string(sig) + " " + std::to_string(p) + " in cgroup",
+                            dir_);
         }
       }
       if (frozen) write("cgroup.freeze", "0");
@@ -134,8 +135,8 @@ class V2Cgroup final : public Cgroup {
       auto left = pids();
       if (left.empty()) return;
       if (std::chrono::steady_clock::now() >= deadline) {
-        throw Error(Error::Kind::kTimeout,
-                    "cgroup " + dir_ + " still has " + std::to_string(left.size()) + " processes 5s after SIGKILL");
+        throw Error(Error::Kind::kTimeout, "cgroup " + dir_ + " still has " + std::to_string(left.size()) +
+                                               " processes 5s after SIGKILL");
       }
       for (pid_t p : left) ::kill(p, SIGKILL);
       std::this_thread::sleep_for(10ms);

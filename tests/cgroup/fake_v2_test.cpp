@@ -2,6 +2,8 @@
 // cgroupfs (this machine runs cgroup v1, so no real v2 controllers are available). These tests check
 // which files the v2 implementation writes and how it parses them, not kernel behaviour.
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,9 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "bocker/cgroup/cgroup.hpp"
 #include "bocker/runtime/error.hpp"
@@ -181,7 +180,8 @@ TEST_F(FakeV2, WriteErrorNamesFileAndValue) {
     cg->apply({.pids_limit = 7});
     FAIL() << "write to a missing file succeeded";
   } catch (const SystemError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("write \"7\" to " + (root_ / "bocker-test" / "c1" / "pids.max").string()));
+    EXPECT_THAT(e.what(),
+                HasSubstr("write \"7\" to " + (root_ / "bocker-test" / "c1" / "pids.max").string()));
     EXPECT_THAT(e.what(), HasSubstr("No such file or directory"));
     EXPECT_EQ(e.code().value(), ENOENT);
   }
@@ -244,7 +244,8 @@ TEST_F(FakeV2, DirFdForCloneIsTheCgroupDirectory) {
   auto cg = m->create("c1");
   int fd = cg->dir_fd_for_clone();
   ASSERT_GE(fd, 0);
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   ASSERT_EQ(::fstat(fd, &a), 0);
   ASSERT_EQ(::stat((root_ / "bocker-test" / "c1").c_str(), &b), 0);
   EXPECT_EQ(a.st_ino, b.st_ino);

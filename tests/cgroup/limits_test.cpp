@@ -122,7 +122,8 @@ TEST(BockerEnvDefaults, DefaultsWhenUnset) {
 }
 
 TEST(BockerEnvDefaults, ReadsTheVariables) {
-  Limits l = bocker_env_defaults({{"BOCKER_CPU_SHARE", "1024"}, {"BOCKER_MEM_LIMIT", "64"}, {"HOME", "/root"}});
+  Limits l =
+      bocker_env_defaults({{"BOCKER_CPU_SHARE", "1024"}, {"BOCKER_MEM_LIMIT", "64"}, {"HOME", "/root"}});
   EXPECT_EQ(l.cpu_shares, 1024);
   EXPECT_EQ(l.memory_bytes, 64000000);
   EXPECT_NO_THROW(validate(l));
@@ -130,9 +131,13 @@ TEST(BockerEnvDefaults, ReadsTheVariables) {
 }
 
 TEST(BockerEnvDefaults, RejectsNonNumbersNamingTheVariable) {
-  EXPECT_THAT(invalid_message([] { bocker_env_defaults({{"BOCKER_MEM_LIMIT", "512m"}}); }),
+  EXPECT_THAT(invalid_message([] {
+                bocker_env_defaults({{"BOCKER_MEM_LIMIT", "512m"}});
+              }),
               HasSubstr("BOCKER_MEM_LIMIT=\"512m\""));
-  EXPECT_THAT(invalid_message([] { bocker_env_defaults({{"BOCKER_CPU_SHARE", "-3"}}); }),
+  EXPECT_THAT(invalid_message([] {
+                bocker_env_defaults({{"BOCKER_CPU_SHARE", "-3"}});
+              }),
               HasSubstr("BOCKER_CPU_SHARE"));
   invalid_message([] { bocker_env_defaults({{"BOCKER_MEM_LIMIT", "99999999999999999"}}); });
 }

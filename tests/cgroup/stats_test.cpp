@@ -1,7 +1,6 @@
 // The stats parsers against sample file contents from real kernels, and mountinfo parsing.
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "bocker/cgroup/cgroup.hpp"
 

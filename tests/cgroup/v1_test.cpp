@@ -2,6 +2,8 @@
 // (root and cgroup v1 required, else they skip), move forked children into them and check what
 // the kernel reports. Every cgroup a test creates is killed and removed in TearDown, also on failure.
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -15,9 +17,6 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "bocker/cgroup/cgroup.hpp"
 #include "bocker/runtime/error.hpp"

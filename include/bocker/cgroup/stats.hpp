@@ -8,9 +8,9 @@
 namespace bocker::cgroup {
 
 struct Stats {
-  std::uint64_t cpu_usage_ns = 0;   // v1 cpuacct.usage; v2 cpu.stat usage_usec
-  std::uint64_t cpu_user_ns = 0;    // v1 cpuacct.stat user (USER_HZ ticks); v2 user_usec
-  std::uint64_t cpu_system_ns = 0;  // v1 cpuacct.stat system; v2 system_usec
+  std::uint64_t cpu_usage_ns = 0;           // v1 cpuacct.usage; v2 cpu.stat usage_usec
+  std::uint64_t cpu_user_ns = 0;            // v1 cpuacct.stat user (USER_HZ ticks); v2 user_usec
+  std::uint64_t cpu_system_ns = 0;          // v1 cpuacct.stat system; v2 system_usec
   std::uint64_t cpu_periods = 0;            // cpu.stat nr_periods
   std::uint64_t cpu_throttled_periods = 0;  // cpu.stat nr_throttled
   std::uint64_t cpu_throttled_ns = 0;       // v1 throttled_time; v2 throttled_usec
