@@ -133,7 +133,7 @@ bocker_clear() {
   "$bocker" -H "unix://$work/bocker.sock" rmi "$ref" >/dev/null
   # every layer dir of the storage driver must be gone
   local left
-  left=$(find "$work/bocker-root" -mindepth 3 -maxdepth 3 -path '*/layers/*' 2>/dev/null | wc -l)
+  left=$(find "$work/bocker-root/storage" -mindepth 3 -maxdepth 3 -path '*/layers/*' 2>/dev/null | wc -l)
   [[ $left == 0 ]] || { say "bocker: $left layer dirs left after rmi"; return 1; }
 }
 
@@ -268,7 +268,10 @@ for peer, limit in (("docker", 0.4), ("skopeo", 0.5)):
         r = b / p
         targets.append(f"bocker/{peer} = {r:.2f} (target <= {limit}): {'met' if r <= limit else 'NOT met'}")
     else:
-        why = skipped.get(peer, "not measured") if peer not in stats else "no successful run"
+        if "bocker" not in stats or not b:
+            why = "bocker " + ("not run" if "bocker" not in stats else "had no successful run")
+        else:
+            why = skipped.get(peer, "not run") if peer not in stats else f"{peer} had no successful run"
         targets.append(f"bocker/{peer}: not measured ({why})")
 
 head = [f"machine: {machine}",
