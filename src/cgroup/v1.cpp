@@ -244,8 +244,16 @@ class V1Manager final : public Manager {
         if (!done.insert(root).second) continue;
         std::string parent = root + "/" + parent_;
         std::string dir = parent + "/" + id;
-        if (detail::make_dir(parent)) created.push_back(parent);
-        if (detail::make_dir(dir)) created.push_back(dir);
+        for (int attempt = 0;; ++attempt) {
+          if (detail::make_dir(parent)) created.push_back(parent);
+          try {
+            if (detail::make_dir(dir)) created.push_back(dir);
+            break;
+          } catch (const SystemError& e) {
+            // Someone removed the empty parent between the two mkdirs (a sweep); make it again.
+            if (e.code().value() != ENOENT || attempt == 2) throw;
+          }
+        }
         if (has_cpuset(root)) {
           init_cpuset(parent, root);
           init_cpuset(dir, parent);

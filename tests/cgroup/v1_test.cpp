@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -280,10 +281,15 @@ TEST_F(CgroupV1, StatsCountCpuAndMemoryOfTheChild) {
   cg.apply({.memory_bytes = 256 << 20, .pids_limit = 50});
   constexpr std::size_t kBytes = 32 << 20;
   Child child([](int fd) {
-    // Burn about 300 ms of CPU and touch 32 MB, then report and wait to be killed.
-    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+    // Burn 200 ms of CPU time (its own clock, so a busy machine only makes it slower) and touch
+    // 32 MB, then report and wait to be killed.
+    auto cpu_ms = [] {
+      timespec ts{};
+      ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+      return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    };
     volatile std::uint64_t x = 0;
-    while (std::chrono::steady_clock::now() < end) x = x + 1;
+    for (auto start = cpu_ms(); cpu_ms() - start < 200;) x = x + 1;
     void* p = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return 1;
     for (std::size_t i = 0; i < kBytes; i += 4096) static_cast<char*>(p)[i] = 1;
@@ -295,7 +301,7 @@ TEST_F(CgroupV1, StatsCountCpuAndMemoryOfTheChild) {
   child.start();
   ASSERT_EQ(child.read_report(), "done");
   Stats s = cg.stats();
-  EXPECT_GE(s.cpu_usage_ns, 100'000'000u);  // at least 100 ms of the 300 ms
+  EXPECT_GE(s.cpu_usage_ns, 190'000'000u);  // the 200 ms the child burnt
   EXPECT_GT(s.cpu_user_ns + s.cpu_system_ns, 0u);
   EXPECT_GE(s.memory_usage, kBytes);
   EXPECT_GE(s.memory_rss, kBytes / 2);
