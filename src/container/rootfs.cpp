@@ -172,7 +172,7 @@ void write_in_root(int root, const std::string& path, std::string_view data, uns
   if (slash > 0) mkdir_all_in_root(root, clean.substr(0, slash));
   Fd fd(open_in_root(root, clean, O_WRONLY | O_CREAT | O_TRUNC, mode));
   if (!fd) throw SystemError(-fd.get(), "open", clean);
-  struct stat st{};
+  struct stat st {};
   check_sys(::fstat(fd.get(), &st), "fstat", clean);
   if (!S_ISREG(st.st_mode)) throw invalid(clean + " in the container is not a regular file");
   while (!data.empty()) {
@@ -191,7 +191,7 @@ std::string read_in_root(int root, const std::string& path) {
     if (fd.get() == -ENOENT) return {};
     throw SystemError(-fd.get(), "open", path);
   }
-  struct stat st{};
+  struct stat st {};
   check_sys(::fstat(fd.get(), &st), "fstat", path);
   if (!S_ISREG(st.st_mode)) throw invalid(path + " in the container is not a regular file");
   std::string out;
@@ -210,10 +210,11 @@ std::string read_in_root(int root, const std::string& path) {
 }
 
 void ensure_mountpoint(int root, const std::string& rootfs, const char* name) {
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(root, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
     if (errno != ENOENT) throw SystemError(errno, "stat", rootfs + "/" + name);
-    if (::mkdirat(root, name, 0755) < 0 && errno != EEXIST) throw SystemError(errno, "mkdir", rootfs + "/" + name);
+    if (::mkdirat(root, name, 0755) < 0 && errno != EEXIST)
+      throw SystemError(errno, "mkdir", rootfs + "/" + name);
     check_sys(::fstatat(root, name, &st, AT_SYMLINK_NOFOLLOW), "stat", rootfs + "/" + name);
   }
   if (!S_ISDIR(st.st_mode)) {
@@ -237,7 +238,7 @@ std::string prepare_mount_target(int root, const std::string& target, bool file)
   // resolution after the check would not be confined to the root.
   Fd pfd(open_in_root(root, parent, O_PATH | O_DIRECTORY));
   if (!pfd) throw SystemError(-pfd.get(), "open", parent);
-  struct stat st{};
+  struct stat st {};
   check_sys(::fstatat(pfd.get(), clean.c_str() + slash + 1, &st, AT_SYMLINK_NOFOLLOW), "stat", clean);
   if (S_ISLNK(st.st_mode)) throw invalid("mount target " + clean + " is a symlink in the container");
   // Intermediate symlinks were resolved inside the root: mount on the resolved location.
@@ -266,7 +267,7 @@ std::string lookup_path(int root, const std::string& name, const std::string& pa
     candidate += name;
     Fd fd(open_in_root(root, candidate, O_PATH));
     if (!fd) continue;
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd.get(), &st) < 0) continue;
     if (S_ISREG(st.st_mode) && (st.st_mode & 0111)) return candidate;
   }

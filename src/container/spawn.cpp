@@ -68,7 +68,7 @@ std::string env_get(const std::vector<std::string>& env, std::string_view key) {
 }
 
 bool host_is_cgroup2() {
-  struct statfs fs{};
+  struct statfs fs {};
   return ::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
@@ -109,8 +109,8 @@ void prepare_process(Prepared& p, int root, const std::vector<std::string>& argv
   if (argv[0].find('/') == std::string::npos) {
     p.path = detail::lookup_path(root, argv[0], env_get(p.env, "PATH"));
     if (p.path.empty()) {
-      throw SpawnError(Error::Kind::kInvalid,
-                       "exec: \"" + argv[0] + "\": executable file not found in $PATH", 127, ENOENT);
+      throw SpawnError(Error::Kind::kInvalid, "exec: \"" + argv[0] + "\": executable file not found in $PATH",
+                       127, ENOENT);
     }
   } else {
     p.path = argv[0];
@@ -139,7 +139,8 @@ void prepare_stdio(Prepared& p, int in, int out, int err) {
   int given[3] = {in, out, err};
   for (int i = 0; i < 3; ++i) {
     if (given[i] >= 0) {
-      if (::fcntl(given[i], F_GETFD) < 0) throw SystemError(errno, "check stdio fd", std::to_string(given[i]));
+      if (::fcntl(given[i], F_GETFD) < 0)
+        throw SystemError(errno, "check stdio fd", std::to_string(given[i]));
       p.plan.stdio[i] = given[i];
       continue;
     }
@@ -196,7 +197,8 @@ SpawnError to_error(const ChildReport& r, const std::string& rootfs) {
   std::string step = r.step, object = r.object;
   if (step == "exec") {
     if (r.err == ENOENT) {
-      return SpawnError(Error::Kind::kInvalid, "exec: \"" + object + "\": no such file or directory", 127, r.err);
+      return SpawnError(Error::Kind::kInvalid, "exec: \"" + object + "\": no such file or directory", 127,
+                        r.err);
     }
     if (r.err == EACCES) {
       return SpawnError(Error::Kind::kInvalid, "exec: \"" + object + "\": permission denied", 126, r.err);
@@ -273,13 +275,14 @@ Spawned spawn(const SpawnSpec& spec, const std::function<void(pid_t)>& before_st
     check_string(m.data, "mount options");
     bool file = false;
     if (m.bind) {
-      struct stat st{};
+      struct stat st {};
       check_sys(::stat(m.source.c_str(), &st), "stat bind source", m.source);
       file = !S_ISDIR(st.st_mode);
     }
     ChildMount cm;
     cm.source = p.mount_strings.emplace_back(m.source).c_str();
-    cm.target = p.mount_strings.emplace_back(detail::prepare_mount_target(root.get(), m.target, file)).c_str();
+    cm.target =
+        p.mount_strings.emplace_back(detail::prepare_mount_target(root.get(), m.target, file)).c_str();
     cm.fstype = m.fstype.empty() ? nullptr : p.mount_strings.emplace_back(m.fstype).c_str();
     cm.data = m.data.empty() ? nullptr : p.mount_strings.emplace_back(m.data).c_str();
     cm.flags = m.flags;
@@ -360,7 +363,8 @@ Spawned spawn_exec(int target_pidfd, const ExecSpec& spec) {
     throw;
   }
   siginfo_t info{};
-  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(helper.pidfd.get()), &info, WEXITED) < 0 &&
+  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(helper.pidfd.get()), &info, WEXITED) <
+             0 &&
          errno == EINTR) {
   }
   pid_t pid = 0;

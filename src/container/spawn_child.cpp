@@ -48,8 +48,8 @@ void must(const ChildPlan& plan, long rc, const char* step, const char* object) 
   if (rc < 0) die(plan, errno, step, object);
 }
 
-void do_mount(const ChildPlan& plan, const char* src, const char* tgt, const char* fstype, unsigned long flags,
-              const char* data, const char* step) noexcept {
+void do_mount(const ChildPlan& plan, const char* src, const char* tgt, const char* fstype,
+              unsigned long flags, const char* data, const char* step) noexcept {
   must(plan, ::mount(src, tgt, fstype, flags, data), step, tgt);
 }
 
@@ -82,8 +82,8 @@ void make_dev(const ChildPlan& plan) noexcept {
     const char* path;
     unsigned maj, min;
   };
-  static constexpr Node kNodes[] = {{"dev/null", 1, 3},    {"dev/zero", 1, 5},    {"dev/full", 1, 7},
-                                    {"dev/random", 1, 8},  {"dev/urandom", 1, 9}, {"dev/tty", 5, 0}};
+  static constexpr Node kNodes[] = {{"dev/null", 1, 3},   {"dev/zero", 1, 5},    {"dev/full", 1, 7},
+                                    {"dev/random", 1, 8}, {"dev/urandom", 1, 9}, {"dev/tty", 5, 0}};
   for (const auto& n : kNodes) {
     if (::mknod(n.path, S_IFCHR | 0666, makedev(n.maj, n.min)) == 0) continue;
     if (errno != EPERM) die(plan, errno, "mknod", n.path);
@@ -129,10 +129,17 @@ void setup_rootfs(const ChildPlan& plan) noexcept {
     do_mount(plan, "cgroup", "sys/fs/cgroup", "cgroup2", kSys, nullptr, "mount cgroup2");
   }
 
-  static constexpr const char* kMasked[] = {
-      "proc/asound",      "proc/acpi",        "proc/kcore",      "proc/keys",
-      "proc/latency_stats", "proc/timer_list", "proc/timer_stats", "proc/sched_debug",
-      "proc/scsi",        "sys/firmware",     "sys/devices/virtual/powercap"};
+  static constexpr const char* kMasked[] = {"proc/asound",
+                                            "proc/acpi",
+                                            "proc/kcore",
+                                            "proc/keys",
+                                            "proc/latency_stats",
+                                            "proc/timer_list",
+                                            "proc/timer_stats",
+                                            "proc/sched_debug",
+                                            "proc/scsi",
+                                            "sys/firmware",
+                                            "sys/devices/virtual/powercap"};
   for (const char* p : kMasked) mask(plan, p);
   static constexpr const char* kReadonly[] = {"proc/bus", "proc/fs", "proc/irq", "proc/sys",
                                               "proc/sysrq-trigger"};
@@ -236,7 +243,7 @@ void setup_stdio(const ChildPlan& plan) noexcept {
 void child_main(const ChildPlan& plan) noexcept {
   // The parent's handlers must not run here, and ignored signals must not stay ignored
   // across exec. Signals stay blocked until just before execve.
-  struct sigaction dfl{};
+  struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;

@@ -35,9 +35,9 @@ struct ChildMount {
 
 // Everything the child needs, computed before clone3. The child only reads it.
 struct ChildPlan {
-  int err_fd = -1;    // write end of the CLOEXEC error pipe
-  int gate_fd = -1;   // read end of the start gate; -1 = no gate
-  int gate_write_fd = -1;  // the parent's end, closed in the child
+  int err_fd = -1;              // write end of the CLOEXEC error pipe
+  int gate_fd = -1;             // read end of the start gate; -1 = no gate
+  int gate_write_fd = -1;       // the parent's end, closed in the child
   int stdio[3] = {-1, -1, -1};  // all valid (the parent substitutes /dev/null)
   int netns_fd = -1;
 
@@ -48,7 +48,7 @@ struct ChildPlan {
 
   // Root filesystem (run mode only; null in exec mode).
   const char* rootfs = nullptr;
-  bool mount_sysfs = true;       // new network namespace: fresh sysfs; else a read-only rbind
+  bool mount_sysfs = true;  // new network namespace: fresh sysfs; else a read-only rbind
   bool mount_cgroup2 = false;
   bool readonly_rootfs = false;
   const ChildMount* extra = nullptr;

@@ -68,7 +68,8 @@ class SpawnTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
-    std::string tarball = std::string(BOCKER_SOURCE_DIR) + "/../shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz";
+    std::string tarball =
+        std::string(BOCKER_SOURCE_DIR) + "/../shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz";
     if (!std::filesystem::exists(tarball)) return;
     char tmpl[] = "/tmp/bocker-spawn-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) return;

@@ -52,8 +52,9 @@ TEST_F(SpawnTest, HostnameIsSet) {
 }
 
 TEST_F(SpawnTest, DevHasDockersNodes) {
-  auto r = run(sh("ls -A /dev | sort | tr '\\n' ' '; echo; head -c 5 /dev/zero | wc -c; "
-                  "echo x > /dev/null && echo null-ok; stat -c %a /dev/null"));
+  auto r =
+      run(sh("ls -A /dev | sort | tr '\\n' ' '; echo; head -c 5 /dev/zero | wc -c; "
+             "echo x > /dev/null && echo null-ok; stat -c %a /dev/null"));
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* n : {"null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "mqueue",
                         "fd", "stdin", "stdout", "stderr"}) {

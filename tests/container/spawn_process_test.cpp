@@ -144,7 +144,7 @@ TEST_F(SpawnTest, StdoutStderrAndExitCode) {
   EXPECT_EQ(r.err, "err\n");
 }
 
-TEST_F(SpawnTest, KilledBySignal) {
+TEST_F(SpawnTest, Pid1IgnoresUnhandledSignalsFromInside) {
   auto r = run(sh("kill -9 $$"));
   // PID 1 ignores signals it has no handler for, except SIGKILL/SIGSTOP from an ancestor
   // namespace; from inside, the kill has no effect and the shell exits normally.
@@ -179,10 +179,11 @@ TEST_F(SpawnTest, StartGateRunsBeforeExec) {
 TEST_F(SpawnTest, FailingStartGateKillsTheChild) {
   int before = count_fds();
   pid_t seen = 0;
-  EXPECT_THROW(run(sh("echo should not run"), [&](pid_t pid) {
-                 seen = pid;
-                 throw std::runtime_error("placement failed");
-               }),
+  EXPECT_THROW(run(sh("echo should not run"),
+                   [&](pid_t pid) {
+                     seen = pid;
+                     throw std::runtime_error("placement failed");
+                   }),
                std::runtime_error);
   ASSERT_GT(seen, 0);
   // Reaped: the pid no longer exists as our child.
@@ -218,6 +219,30 @@ TEST_F(SpawnTest, BindMountVolume) {
   EXPECT_THAT(r2.out, HasSubstr("rc=1"));
   EXPECT_THAT(r2.err, HasSubstr("Read-only file system"));
   EXPECT_FALSE(std::filesystem::exists(vol + "/ro.txt"));
+}
+
+TEST_F(SpawnTest, MountTargetSymlinkCannotEscapeTheRoot) {
+  std::string vol = dir_ + "/volume2";
+  std::filesystem::create_directories(vol);
+  std::ofstream(vol + "/f") << "vol\n";
+  std::string host_dir = "/tmp/bocker-spawn-escape-" + std::to_string(::getpid());
+  std::filesystem::remove(rootfs() + "/link");
+  std::filesystem::create_directory_symlink(host_dir, rootfs() + "/link");
+  auto s = sh("cat /link/sub/f");
+  s.extra_mounts.push_back(Mount{vol, "/link/sub", "", 0, "", true, false});
+  auto r = run(s);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "vol\n");
+  EXPECT_FALSE(std::filesystem::exists(host_dir)) << "the mount target was created on the host";
+  EXPECT_TRUE(std::filesystem::is_directory(rootfs() + host_dir + "/sub"));
+
+  // A symlink as the last component is refused.
+  std::filesystem::create_directory_symlink("/etc", rootfs() + "/etc-link");
+  auto bad = sh("true");
+  bad.extra_mounts.push_back(Mount{vol, "/etc-link", "", 0, "", true, false});
+  EXPECT_THROW(run(bad), Error);
+  std::filesystem::remove(rootfs() + "/etc-link");
+  std::filesystem::remove(rootfs() + "/link");
 }
 
 TEST_F(SpawnTest, InvalidSpecs) {

@@ -28,21 +28,21 @@ struct Mount {
 };
 
 struct SpawnSpec {
-  std::string rootfs;               // host path of the prepared root filesystem
-  std::vector<std::string> argv;    // entrypoint + cmd; argv[0] without '/' is looked up in PATH in the rootfs
-  std::vector<std::string> env;     // KEY=VALUE; PATH, HOME and HOSTNAME get defaults when missing
-  std::string cwd = "/";            // absolute, resolved inside the rootfs; created when missing
-  std::string user;                 // "", "uid", "uid:gid", "name", "name:group" (rootfs /etc/passwd, /etc/group)
+  std::string rootfs;             // host path of the prepared root filesystem
+  std::vector<std::string> argv;  // entrypoint + cmd; argv[0] without '/' is looked up in PATH in the rootfs
+  std::vector<std::string> env;   // KEY=VALUE; PATH, HOME and HOSTNAME get defaults when missing
+  std::string cwd = "/";          // absolute, resolved inside the rootfs; created when missing
+  std::string user;  // "", "uid", "uid:gid", "name", "name:group" (rootfs /etc/passwd, /etc/group)
   std::string hostname;
-  bool new_network = true;          // false: share the host network namespace
-  int netns_fd = -1;                // join this network namespace instead of a new empty one
-  int cgroup_fd = -1;               // cgroup v2 directory: CLONE_INTO_CGROUP
-  std::vector<Mount> extra_mounts;  // volumes and binds
+  bool new_network = true;                        // false: share the host network namespace
+  int netns_fd = -1;                              // join this network namespace instead of a new empty one
+  int cgroup_fd = -1;                             // cgroup v2 directory: CLONE_INTO_CGROUP
+  std::vector<Mount> extra_mounts;                // volumes and binds
   std::string resolv_conf, hosts, hostname_file;  // written to /etc/resolv.conf, /etc/hosts, /etc/hostname
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // become 0, 1, 2; -1 = /dev/null
-  bool tty = false;                 // stdin is a terminal: it becomes the controlling terminal
+  bool tty = false;  // stdin is a terminal: it becomes the controlling terminal
   bool no_new_privileges = true;
-  bool seccomp = true;              // Docker's default allow-list profile
+  bool seccomp = true;  // Docker's default allow-list profile
   bool readonly_rootfs = false;
 };
 
