@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -237,6 +238,25 @@ TEST_F(FakeV2, ProcessesAndKill) {
   cg->kill_all(SIGKILL);
   EXPECT_EQ(slurp(d / "cgroup.kill"), "1");
   EXPECT_TRUE(cg->pids().empty());
+}
+
+TEST_F(FakeV2, KillAllOtherSignalsFreezesSignalsAndThaws) {
+  auto m = Manager::v2_at(root_, "bocker-test");
+  auto cg = create_populated(*m, "c1");
+  fs::path d = root_ / "bocker-test" / "c1";
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  put(d / "cgroup.procs", std::to_string(child) + "\n");  // the fake "kernel" lists a real process
+  cg->kill_all(SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
+  EXPECT_EQ(slurp(d / "cgroup.freeze"), "0");  // written "1" before, "0" after
+  EXPECT_EQ(slurp(d / "cgroup.kill"), "");     // only SIGKILL uses cgroup.kill
 }
 
 TEST_F(FakeV2, DirFdForCloneIsTheCgroupDirectory) {
