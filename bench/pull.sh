@@ -9,7 +9,7 @@
 # Writes bench/results/pull.csv and bench/results/pull.md.
 #
 # Usage: bench/pull.sh [--reps N] [--tools bocker,skopeo,podman,docker] [--build-dir DIR]
-#                      [--no-install] [--rebuild] [--downloads N]
+#                      [--no-install] [--rebuild] [--downloads N] [--results DIR]
 # Needs root (registries, overlay mounts, dockerd). Installs skopeo/podman/docker.io/docker-registry
 # from Debian when they are missing (unless --no-install).
 set -euo pipefail
@@ -23,6 +23,7 @@ build=$here/build-release
 install=1
 rebuild=0
 downloads=""
+results=$here/bench/results
 while (($#)); do
   case $1 in
     --reps) reps=$2; shift 2 ;;
@@ -31,6 +32,7 @@ while (($#)); do
     --no-install) install=0; shift ;;
     --rebuild) rebuild=1; shift ;;
     --downloads) downloads=$2; shift 2 ;;
+    --results) results=$2; shift 2 ;;
     -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) say "pull.sh: unknown argument '$1' (see --help)"; exit 2 ;;
   esac
@@ -204,14 +206,14 @@ done
 # --- machine -----------------------------------------------------------------------------------
 mem_gib=$(awk '/MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)
 cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
-fs_type=$(stat -f -c %T "$work")
+fs_type=$(findmnt -n -o FSTYPE --target "$work" 2>/dev/null || stat -f -c %T "$work")
 machine="$(nproc) CPUs ($cpu_model), ${mem_gib} GiB RAM, kernel $(uname -r), work dir on $fs_type"
 say "machine: $machine"
 for t in "${active[@]}"; do say "$t: ${version[$t]}"; done
 say "image: $ref, $n_layers layers, $image_bytes bytes compressed; $reps repetitions, rounds alternate tools"
 
 # --- measure -----------------------------------------------------------------------------------
-mkdir -p "$here/bench/results"
+mkdir -p "$results"
 raw=$work/raw.csv
 echo "tool,rep,seconds,ok" >"$raw"
 for ((r = 1; r <= reps; r++)); do
@@ -232,7 +234,7 @@ done
 versions_json=$(for t in "${active[@]}"; do printf '%s\t%s\n' "$t" "${version[$t]}"; done)
 skipped_json=$(for t in "${!skip_reason[@]}"; do printf '%s\t%s\n' "$t" "${skip_reason[$t]}"; done)
 python3 - "$raw" "$image_bytes" "$n_layers" "$reps" "$machine" \
-  "$versions_json" "$skipped_json" "$here/bench/results/pull.csv" "$here/bench/results/pull.md" <<'PY'
+  "$versions_json" "$skipped_json" "$results/pull.csv" "$results/pull.md" <<'PY'
 import csv, statistics, sys
 raw, image_bytes, n_layers, reps, machine, versions, skipped, out_csv, out_md = sys.argv[1:]
 image_bytes = int(image_bytes)
