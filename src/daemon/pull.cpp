@@ -263,7 +263,7 @@ rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress
   registry::ImageConfig cfg = registry::parse_image_config(config_json);
   if (cfg.diff_ids.size() != manifest.layers.size()) {
     throw invalid("image " + ref.str() + ": the manifest has " + std::to_string(manifest.layers.size()) +
-  bool ordered = true;  // begin_layer needs a committed parent (overlay2 too): unpack in layer order
+                  " layers but the config lists " + std::to_string(cfg.diff_ids.size()) + " diff_ids");
   }
   for (const auto& l : manifest.layers) (void)registry::layer_compression(l.media_type);  // unknown types fail here
 
