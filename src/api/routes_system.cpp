@@ -49,6 +49,11 @@ void add_system_routes(http::Router& r, Context& ctx) {
       ctx.engine.images = ctx.images->count();
       ctx.engine.storage_driver = ctx.images->driver_name();
     }
+    if (ctx.containers != nullptr) {
+      ctx.engine.containers = ctx.containers->count_all();
+      ctx.engine.running = ctx.containers->count_running();
+      ctx.engine.stopped = ctx.engine.containers - ctx.engine.running;
+    }
     return w.send(http::Response::json(200, info_json(ctx.host, ctx.engine)));
   });
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "bocker/api/routes.hpp"
+#include "bocker/daemon/container_service.hpp"
 #include "bocker/daemon/image_service.hpp"
 #include "bocker/build_info.hpp"
 #include "bocker/http/server.hpp"
@@ -71,6 +72,7 @@ struct Daemon::Impl {
   api::Context ctx;
   metrics::Metrics metrics;
   std::unique_ptr<ImageService> images;
+  std::unique_ptr<ContainerService> containers;
   std::unique_ptr<http::Server> api_server;
   std::unique_ptr<http::Server> metrics_server;
 
@@ -86,6 +88,8 @@ struct Daemon::Impl {
     io.max_concurrent_downloads = cfg.max_concurrent_downloads;
     images = std::make_unique<ImageService>(io);
     ctx.images = images.get();
+    containers = std::make_unique<ContainerService>(cfg.root, *images);
+    ctx.containers = containers.get();
   }
 
   http::ServerOptions server_options(std::string listen) {
@@ -112,6 +116,7 @@ rt::Task<void> Daemon::run(rt::SignalSet& signals) {
   http::Router api_router;
   api::add_system_routes(api_router, d.ctx);
   api::add_image_routes(api_router, *d.images);
+  api::add_container_routes(api_router, *d.containers);
   api::set_unsupported_fallback(api_router);
   d.api_server = std::make_unique<http::Server>(d.server_options(d.cfg.host), std::move(api_router));
   d.api_server->listen();
@@ -142,6 +147,7 @@ rt::Task<void> Daemon::run(rt::SignalSet& signals) {
   if (d.metrics_server) d.metrics_server->stop();
   d.images->shutdown();
   co_await scope.join();
+  co_await d.containers->shutdown();
   log_line("stopped");
 }
 

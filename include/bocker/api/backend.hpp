@@ -54,3 +54,46 @@ class ImageBackend {
 };
 
 }  // namespace bocker::api
+
+namespace bocker::http {
+class ResponseWriter;
+struct Request;
+}  // namespace bocker::http
+
+namespace bocker::api {
+
+struct AttachOptions {
+  bool stream = true, stdin_ = false, stdout_ = true, stderr_ = true, logs = false;
+};
+
+struct LogsOptions {
+  bool follow = false, stdout_ = true, stderr_ = true, timestamps = false;
+  long long since = 0;   // unix seconds; 0 = from the start
+  long long until = 0;   // unix seconds; 0 = no end
+  long tail = -1;        // -1 = all
+};
+
+class ContainerBackend {
+ public:
+  virtual ~ContainerBackend() = default;
+  // POST /containers/create: returns {"Id","Warnings"}.
+  virtual rt::Task<nlohmann::json> create(nlohmann::json body, std::string name) = 0;
+  virtual rt::Task<void> start(std::string name) = 0;  // Error kConflict-ish "already started" -> caller maps
+  virtual rt::Task<void> stop(std::string name, int timeout_s) = 0;
+  virtual rt::Task<void> kill(std::string name, std::string signal) = 0;
+  virtual rt::Task<void> restart(std::string name, int timeout_s) = 0;
+  virtual rt::Task<void> remove(std::string name, bool force, bool volumes) = 0;
+  virtual rt::Task<nlohmann::json> list(bool all) = 0;
+  virtual rt::Task<nlohmann::json> inspect(std::string name) = 0;
+  // POST /containers/{id}/wait: sends the headers at once, the body when `condition` is met.
+  virtual rt::Task<void> wait(std::string name, std::string condition, http::ResponseWriter& w) = 0;
+  // POST /containers/{id}/attach: hijacks the connection.
+  virtual rt::Task<void> attach(std::string name, AttachOptions opts, http::Request& req, http::ResponseWriter& w) = 0;
+  // GET /containers/{id}/logs
+  virtual rt::Task<void> logs(std::string name, LogsOptions opts, http::ResponseWriter& w) = 0;
+  virtual rt::Task<void> resize(std::string name, int h, int w) = 0;
+  virtual int count_running() const = 0;
+  virtual int count_all() const = 0;
+};
+
+}  // namespace bocker::api

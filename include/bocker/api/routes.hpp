@@ -17,6 +17,7 @@ struct Context {
   EngineState engine;
   metrics::Metrics* metrics = nullptr;
   ImageBackend* images = nullptr;  // counts and the storage driver name for /info
+  class ContainerBackend* containers = nullptr;
 };
 
 // HEAD/GET /_ping, GET /version, GET /info.
@@ -29,6 +30,9 @@ class ImageBackend;
 // POST /images/create (pull: fromImage; import: fromSrc=-), GET /images/json,
 // GET /images/{name}/json, DELETE /images/{name}, POST /images/{name}/tag.
 void add_image_routes(http::Router& r, ImageBackend& backend);
+class ContainerBackend;
+// /containers/...: create, json, {id}/json, start, stop, restart, kill, DELETE, wait, attach, logs, resize.
+void add_container_routes(http::Router& r, ContainerBackend& backend);
 // GET /metrics on the metrics listener.
 void add_metrics_routes(http::Router& r, metrics::Metrics& m);
 

@@ -4,6 +4,7 @@
 
 #include <coroutine>
 #include <utility>
+#include <vector>
 
 #include "bocker/runtime/loop.hpp"
 
@@ -33,6 +34,35 @@ class Event {
  private:
   std::coroutine_handle<> waiter_;
   bool set_ = false;
+};
+
+}  // namespace bocker::rt
+
+namespace bocker::rt {
+
+// Any number of coroutines wait(); notify_all() resumes them all (on the next loop iteration).
+class Notifier {
+ public:
+  Notifier() noexcept = default;
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
+
+  struct Awaiter {
+    Notifier* n;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) { n->waiters_.push_back(h); }
+    void await_resume() const noexcept {}
+  };
+  Awaiter wait() noexcept { return Awaiter{this}; }
+  void notify_all() {
+    auto ws = std::move(waiters_);
+    waiters_.clear();
+    for (auto h : ws) Loop::current().post(h);
+  }
+  std::size_t waiting() const noexcept { return waiters_.size(); }
+
+ private:
+  std::vector<std::coroutine_handle<>> waiters_;
 };
 
 }  // namespace bocker::rt
