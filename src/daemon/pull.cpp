@@ -296,7 +296,7 @@ rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress
   std::string image_id = registry::sha256_digest(config_json);
   bool had_image = images_.find(image_id).has_value();
 
-  bool ordered = true;  // Driver::begin_layer needs a committed parent, on overlay2 too: unpack in layer order
+  bool ordered = true;  // begin_layer needs a committed parent (overlay2 too): unpack in layer order
   co_await run_job(job, ordered, opts_.max_concurrent_downloads);
   if (job.error) {
     std::vector<std::string> begun;
