@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <ctime>
 
 #include "bocker/api/system.hpp"
@@ -113,8 +114,17 @@ std::string import_config(const std::string& diff_id, const std::vector<std::str
   return doc.dump();
 }
 
+namespace {
+// BOCKER_REGISTRY_CA_FILE (hidden, for tests and private CAs): a PEM bundle trusted for registries
+// in addition to the system store, unless the options name one.
+ImageServiceOptions with_env_defaults(ImageServiceOptions o) {
+  if (const char* ca = std::getenv("BOCKER_REGISTRY_CA_FILE"); o.ca_file.empty() && ca != nullptr) o.ca_file = ca;
+  return o;
+}
+}  // namespace
+
 ImageService::ImageService(ImageServiceOptions opts)
-    : opts_(std::move(opts)),
+    : opts_(with_env_defaults(std::move(opts))),
       content_(opts_.root),
       images_(opts_.root, [](const std::string& w) { log_line("images: " + w); }),
       driver_(storage::open_driver(opts_.root + "/storage", opts_.storage_driver)) {
@@ -149,14 +159,14 @@ registry::RegistryClient& ImageService::client_for(const std::string& domain, co
   registry::ClientOptions o;
   o.insecure = insecure(host);
   o.ca_file = opts_.ca_file;
-  if (!auth_header.empty()) {
-    registry::RegistryAuth auth = registry::decode_registry_auth(auth_header);
-    auto creds = auth.credentials;
-    o.credentials = [creds, host](const std::string& h) -> std::optional<registry::Credentials> {
-      if (!creds.username.empty() || !creds.password.empty()) return creds;
-      return registry::load_docker_credentials(h.empty() ? host : h);
-    };
-  }
+  // Credentials from X-Registry-Auth when the client sent some, else from the daemon's own
+  // $DOCKER_CONFIG/config.json (the bocker CLI sends no X-Registry-Auth).
+  registry::Credentials creds;
+  if (!auth_header.empty()) creds = registry::decode_registry_auth(auth_header).credentials;
+  o.credentials = [creds, host](const std::string& h) -> std::optional<registry::Credentials> {
+    if (!creds.empty()) return creds;
+    return registry::load_docker_credentials(h.empty() ? host : h);
+  };
   auto client = std::make_unique<registry::RegistryClient>(*curl_, host, o);
   return *clients_.emplace(key, std::move(client)).first->second;
 }
