@@ -220,11 +220,11 @@ for ((r = 1; r <= reps; r++)); do
   for t in "${active[@]}"; do
     "${t}_clear" >/dev/null 2>&1 || true
     t0=$(now)
-    if "${t}_pull" >"$work/$t-pull-$r.log" 2>&1; then ok=1; else ok=0; fi
+    if "${t}_pull" >"$work/$t-pull-$r.log" 2>"$work/$t-pull-$r.err"; then ok=1; else ok=0; fi
     t1=$(now)
     s=$(elapsed "$t0" "$t1")
     echo "$t,$r,$s,$ok" >>"$raw"
-    if ((ok)); then say "round $r: $t ${s}s"; else say "round $r: $t FAILED after ${s}s: $(tail -3 "$work/$t-pull-$r.log")"; fi
+    if ((ok)); then say "round $r: $t ${s}s"; else say "round $r: $t FAILED after ${s}s: $(cat "$work/$t-pull-$r.err" "$work/$t-pull-$r.log" | grep -v '^ *$' | tail -3)"; fi
     if ! "${t}_clear" 2>"$work/$t-clear-$r.log"; then
       say "$t: could not empty its store: $(tail -2 "$work/$t-clear-$r.log")"
     fi
