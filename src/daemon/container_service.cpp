@@ -476,8 +476,13 @@ rt::Task<void> ContainerService::start(std::string name) {
     c.error = failed->what();
     c.finished_ns = now_ns();
     c.exited.notify_all();
-    co_await save(c);
-    throw invalid(std::string("failed to create task for container: ") + failed->what() + ": unknown");
+    std::string message = std::string("failed to create task for container: ") + failed->what() + ": unknown";
+    if (c.host_config.value("AutoRemove", false)) {
+      co_await remove(c.id, true, false);  // --rm: the CLI waits for condition=removed
+    } else {
+      co_await save(c);
+    }
+    throw invalid(message);
   }
   c.pidfd = std::move(sp.pidfd);
   c.pid = sp.pid;

@@ -43,7 +43,16 @@ void CancelScope::cancel() noexcept {
   cancelled_ = true;
   if (ops_ != nullptr) {
     Loop& loop = Loop::current();
-    for (Op* op = ops_; op != nullptr; op = op->next) loop.cancel(op);
+    for (Op* op = ops_; op != nullptr;) {
+      Op* next = op->next;
+      if (op->on_cancel != nullptr) {
+        unlink(op);
+        op->on_cancel(op);
+      } else {
+        loop.cancel(op);
+      }
+      op = next;
+    }
   }
   for (CancelScope* c = first_child_; c != nullptr; c = c->next_sibling_) c->cancel();
 }

@@ -316,3 +316,45 @@ TEST(Io, SocketPairRoundTripAndSplice) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Notifier, NotifyAllWakesEveryWaiterAndCancelReachesAWait) {
+  rt::Loop loop;
+  auto body = []() -> rt::Task<void> {
+    rt::Notifier n;
+    int woken = 0;
+    rt::TaskScope scope;
+    for (int i = 0; i < 3; ++i) {
+      scope.spawn([](rt::Notifier& nn, int& w) -> rt::Task<void> {
+        co_await nn.wait();
+        ++w;
+      }(n, woken));
+    }
+    co_await rt::nop();
+    co_await rt::nop();
+    EXPECT_EQ(n.waiting(), 3U);
+    n.notify_all();
+    co_await scope.join();
+    EXPECT_EQ(woken, 3);
+
+    // A cancelled scope ends the wait with Error(kCancelled) instead of hanging.
+    bool cancelled = false;
+    rt::TaskScope waiters;
+    waiters.spawn([](rt::Notifier& nn, bool& c) -> rt::Task<void> {
+      try {
+        co_await nn.wait();
+      } catch (const bocker::Error& e) {
+        c = e.kind() == bocker::Error::Kind::kCancelled;
+      }
+    }(n, cancelled));
+    co_await rt::nop();
+    waiters.cancel();
+    co_await waiters.join();
+    EXPECT_TRUE(cancelled);
+    EXPECT_EQ(n.waiting(), 0U);
+  };
+  loop.run(body());
+}
+
+}  // namespace

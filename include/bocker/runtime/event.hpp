@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "bocker/runtime/error.hpp"
 #include "bocker/runtime/loop.hpp"
 
 namespace bocker::rt {
@@ -41,28 +42,59 @@ class Event {
 namespace bocker::rt {
 
 // Any number of coroutines wait(); notify_all() resumes them all (on the next loop iteration).
+// A wait is cancellable: when the waiter's scope is cancelled, wait() throws Error(kCancelled).
 class Notifier {
  public:
   Notifier() noexcept = default;
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
+  ~Notifier() { notify_all(); }
 
   struct Awaiter {
     Notifier* n;
+    struct WaitOp : Op {
+      Notifier* owner = nullptr;
+      bool cancelled = false;
+    } op;
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) { n->waiters_.push_back(h); }
-    void await_resume() const noexcept {}
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+      CancelScope* scope = detail::scope_of(h);
+      if (scope != nullptr && scope->cancelled()) {
+        op.cancelled = true;
+        return false;
+      }
+      op.waiter = h;
+      op.owner = n;
+      op.on_cancel = &Awaiter::cancel;
+      n->waiters_.push_back(&op);
+      if (scope != nullptr) scope->link(&op);
+      return true;
+    }
+    void await_resume() const {
+      if (op.cancelled) throw Error(Error::Kind::kCancelled, "wait cancelled");
+    }
+    static void cancel(Op* o) noexcept {
+      auto* w = static_cast<WaitOp*>(o);
+      w->cancelled = true;
+      if (w->owner != nullptr) std::erase(w->owner->waiters_, static_cast<Op*>(w));
+      Loop::current().post(w->waiter);
+    }
   };
-  Awaiter wait() noexcept { return Awaiter{this}; }
+  Awaiter wait() noexcept { return Awaiter{this, {}}; }
   void notify_all() {
     auto ws = std::move(waiters_);
     waiters_.clear();
-    for (auto h : ws) Loop::current().post(h);
+    for (Op* op : ws) {
+      if (op->scope != nullptr) op->scope->unlink(op);
+      static_cast<Awaiter::WaitOp*>(op)->owner = nullptr;
+      Loop::current().post(op->waiter);
+    }
   }
   std::size_t waiting() const noexcept { return waiters_.size(); }
 
  private:
-  std::vector<std::coroutine_handle<>> waiters_;
+  std::vector<Op*> waiters_;
 };
 
 }  // namespace bocker::rt

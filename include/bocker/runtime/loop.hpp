@@ -37,6 +37,10 @@ struct Op {
   Op* prev = nullptr;
   Op* next = nullptr;
   bool cancel_sent = false;
+  // For waits that are not io_uring operations (events, notifiers): called instead of an
+  // ASYNC_CANCEL when the op's scope is cancelled. It must resume the waiter (through the
+  // loop's ready queue); the scope has already unlinked the op.
+  void (*on_cancel)(Op*) noexcept = nullptr;
 
   static void resume_waiter(Op* op) noexcept { op->waiter.resume(); }
 };
