@@ -150,23 +150,24 @@ bool ImageService::insecure(const std::string& host) const {
   return false;
 }
 
-registry::RegistryClient& ImageService::client_for(const std::string& domain, const std::string& auth_header) {
+registry::RegistryClient& ImageService::client_for(const std::string& domain, const std::string& auth_header,
+                                                  bool plain_http) {
   if (!curl_) curl_ = std::make_unique<registry::CurlLoop>();
   std::string host = registry::registry_api_host(domain);
-  std::string key = host + "\n" + auth_header;
+  std::string key = std::string(plain_http ? "http" : "https") + "\n" + host + "\n" + auth_header;
   auto it = clients_.find(key);
   if (it != clients_.end()) return *it->second;
   registry::ClientOptions o;
-  o.insecure = insecure(host);
+  o.insecure = plain_http;
   o.ca_file = opts_.ca_file;
-  // Credentials from X-Registry-Auth when the client sent some, else from the daemon's own
-  // $DOCKER_CONFIG/config.json (the bocker CLI sends no X-Registry-Auth).
-  registry::Credentials creds;
-  if (!auth_header.empty()) creds = registry::decode_registry_auth(auth_header).credentials;
-  o.credentials = [creds, host](const std::string& h) -> std::optional<registry::Credentials> {
-    if (!creds.empty()) return creds;
-    return registry::load_docker_credentials(h.empty() ? host : h);
-  };
+  if (!auth_header.empty()) {
+    registry::RegistryAuth auth = registry::decode_registry_auth(auth_header);
+    auto creds = auth.credentials;
+    o.credentials = [creds, host](const std::string& h) -> std::optional<registry::Credentials> {
+      if (!creds.username.empty() || !creds.password.empty()) return creds;
+      return registry::load_docker_credentials(h.empty() ? host : h);
+    };
+  }
   auto client = std::make_unique<registry::RegistryClient>(*curl_, host, o);
   return *clients_.emplace(key, std::move(client)).first->second;
 }

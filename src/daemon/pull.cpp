@@ -201,7 +201,9 @@ rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent) {
 }
 
 rt::Task<void> run_job(Job& job, bool ordered, unsigned downloads) {
-  rt::TaskScope scope;
+  // Under the caller's scope: when the API client goes away the request is cancelled, and so
+  // are the downloads (the failure path then removes the layers this pull began).
+  rt::TaskScope scope(co_await rt::this_scope());
   job.scope = &scope;
   unsigned workers = std::max(1U, downloads);
   for (unsigned w = 0; w < workers; ++w) scope.spawn(download_worker(job));
@@ -224,19 +226,44 @@ rt::Task<void> run_job(Job& job, bool ordered, unsigned downloads) {
 rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress) {
   registry::Reference ref = registry::parse_reference(req.reference);
   registry::Platform want = req.platform.empty() ? registry::default_platform() : registry::parse_platform(req.platform);
-  registry::RegistryClient& client = client_for(ref.domain, req.registry_auth);
   const std::string what = ref.digest.empty() ? ref.tag : ref.digest;
+  // Insecure registries (localhost, 127.0.0.0/8, --insecure-registry) are tried over https first
+  // and over plain http when https cannot connect, as docker does; the answer is remembered.
+  const std::string api_host = registry::registry_api_host(ref.domain);
+  bool plain_http = insecure(api_host) && plain_http_hosts_.contains(api_host);
+  registry::RegistryClient* client = &client_for(ref.domain, req.registry_auth, plain_http);
+  registry::ManifestResponse mr;
+  bool retry_plain = false;
+  try {
+    mr = co_await client->get_manifest(ref.path, what);
+  } catch (const registry::RegistryError& e) {
+    // status 0: no HTTP answer. curl error 60: it is TLS, with a certificate we do not trust.
+    if (plain_http || !insecure(api_host) || e.status() != 0 || std::string_view(e.what()).find("(curl error 60)") != std::string_view::npos) {
+      throw;
+    }
+    retry_plain = true;
+  }
+  if (retry_plain) {
+    client = &client_for(ref.domain, req.registry_auth, true);
+    try {
+      mr = co_await client->get_manifest(ref.path, what);
+    } catch (const registry::RegistryError& e) {
+      if (e.status() != 0) plain_http_hosts_.insert(api_host);  // it answers plain HTTP (401, 404...)
+      throw;
+    }
+    plain_http_hosts_.insert(api_host);
+  }
+  // Only now the first progress line: errors before it get their own HTTP status (404, 401...).
   progress({{"status", "Pulling from " + ref.path}, {"id", what}});
-
-  registry::ManifestResponse mr = co_await client.get_manifest(ref.path, what);
   auto doc = registry::parse_manifest(mr.body, mr.content_type);
   std::string manifest_digest = mr.digest;
   if (auto* index = std::get_if<registry::Index>(&doc)) {
-    const registry::Descriptor& d = registry::choose_platform(*index, want);
-    mr = co_await client.get_manifest(ref.path, d.digest);
+    // A copy: `doc` (which holds the index) is overwritten below.
+    const std::string chosen = registry::choose_platform(*index, want).digest;
+    mr = co_await client->get_manifest(ref.path, chosen);
     doc = registry::parse_manifest(mr.body, mr.content_type);
-    if (!std::holds_alternative<registry::Manifest>(doc)) throw invalid("manifest " + d.digest + " of " + ref.str() + " is an index inside an index");
-    manifest_digest = d.digest;
+    if (!std::holds_alternative<registry::Manifest>(doc)) throw invalid("manifest " + chosen + " of " + ref.str() + " is an index inside an index");
+    manifest_digest = chosen;
   }
   const registry::Manifest& manifest = std::get<registry::Manifest>(doc);
 
@@ -252,7 +279,7 @@ rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress
       buf.append(reinterpret_cast<const char*>(d.data()), d.size());
     };
     sink.reset = [&buf] { buf.clear(); };
-    co_await client.get_blob(ref.path, manifest.config.digest, std::move(sink), 0);
+    co_await client->get_blob(ref.path, manifest.config.digest, std::move(sink), 0);
     if (registry::sha256_digest(buf) != manifest.config.digest) {
       throw invalid("image config " + manifest.config.digest + " failed verification");
     }
@@ -269,7 +296,7 @@ rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress
 
   Job job;
   job.svc = this;
-  job.client = &client;
+  job.client = client;
   job.repo = ref.path;
   job.progress = progress;
   std::vector<std::string> chains = image::chain_ids(cfg.diff_ids);

@@ -24,10 +24,20 @@ void LayerUnpacker::on_tar_bytes(std::span<const std::byte> tar) {
 
 void LayerUnpacker::feed(std::span<const std::byte> compressed) {
   if (compressed.empty()) return;
+  compressed_bytes_ += compressed.size();
+  compressed_hash_.update(compressed);  // first: hash_only() after a throw below goes on from here
   if (!started_) start(compressed);
+  inflater_->feed(compressed, [this](std::span<const std::byte> tar) { on_tar_bytes(tar); });
+}
+
+void LayerUnpacker::hash_only(std::span<const std::byte> compressed) {
   compressed_bytes_ += compressed.size();
   compressed_hash_.update(compressed);
-  inflater_->feed(compressed, [this](std::span<const std::byte> tar) { on_tar_bytes(tar); });
+}
+
+std::string LayerUnpacker::finish_hash() {
+  if (compressed_digest_.empty()) compressed_digest_ = compressed_hash_.finish();
+  return compressed_digest_;
 }
 
 void LayerUnpacker::finish() {

@@ -93,6 +93,9 @@ class DaemonProcess {
   // Starts bockerd and waits until its socket answers. Returns "" or what went wrong (with the log).
   std::string start() {
     if (pid_ > 0) return "already running";
+    // A socket left by a killed daemon may still accept for a moment (its io_uring is torn down
+    // after the process is reaped): remove it, so only the new daemon's socket counts.
+    ::unlink(sock_.c_str());
     std::vector<std::string> argv_s = {kBockerd, "--root", root_, "--host", "unix://" + sock_, "--metrics-addr", ""};
     argv_s.insert(argv_s.end(), args_.begin(), args_.end());
     pid_ = ::fork();

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,8 @@ class ImageService final : public api::ImageBackend {
 
  private:
   struct PullJob;
-  registry::RegistryClient& client_for(const std::string& domain, const std::string& auth_header);
+  // plain_http: talk http:// (only ever for insecure() hosts, after https failed to connect).
+  registry::RegistryClient& client_for(const std::string& domain, const std::string& auth_header, bool plain_http);
   bool insecure(const std::string& host) const;
   rt::Task<void> free_layers(std::vector<std::string> chain_ids);
 
@@ -65,6 +67,7 @@ class ImageService final : public api::ImageBackend {
   std::unique_ptr<storage::Driver> driver_;
   std::unique_ptr<registry::CurlLoop> curl_;
   std::map<std::string, std::unique_ptr<registry::RegistryClient>> clients_;
+  std::set<std::string> plain_http_hosts_;  // insecure hosts found not to speak TLS
 };
 
 // Builds the image config of an imported root filesystem (changes: "CMD ...", "ENV A=b", ...).

@@ -29,6 +29,12 @@ class LayerUnpacker {
   // Ends the stream; throws when the compressed or tar stream is cut short.
   void finish();
 
+  // After feed() or finish() threw: keeps hashing the rest of the compressed stream (nothing is
+  // inflated or extracted), so the caller can tell a corrupt download (digest mismatch) from a
+  // malformed layer. finish_hash() ends that and returns the digest of everything fed.
+  void hash_only(std::span<const std::byte> compressed);
+  std::string finish_hash();
+
   std::string compressed_digest() const { return compressed_digest_; }  // after finish()
   std::string diff_id() const { return diff_id_; }                        // after finish()
   std::uint64_t compressed_bytes() const noexcept { return compressed_bytes_; }
