@@ -75,11 +75,8 @@ TEST_P(HostileTest, MalformedReferences) {
     EXPECT_THAT(r.out, AnyOf(HasSubstr("invalid reference format"), HasSubstr("invalid"), HasSubstr("requires")))
         << r.out;
   }
-  // As in docker, an uppercase first component is a registry host: "UPPER/case" is well formed
-  // and fails on the host name, changing nothing.
-  auto host = pull("UPPER/case");
-  expect_failed_and_unchanged(host);
-  EXPECT_THAT(host.out, HasSubstr("UPPER")) << host.out;
+  // Not here: "UPPER/case", which (as in docker) is well formed and names registry host UPPER;
+  // pulling it would send a DNS query off this machine.
   // The API refuses a malformed one too (not only the CLI's own check), before any progress.
   auto api = run(daemon_->curl("POST", "/images/create?fromImage=UPPERCASE&tag=latest"));
   EXPECT_THAT(api.out, HasSubstr("HTTP 400")) << api.out;
