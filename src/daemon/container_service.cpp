@@ -491,7 +491,6 @@ rt::Task<void> ContainerService::start(std::string name) {
   c.exit_code = 0;
   c.started_ns = now_ns();
   c.finished_ns = 0;
-  c.stdin_closed = false;
   if (tty) {
     pty_slave.reset();
     c.stdin_w.reset(::dup(c.pty_master.get()));
@@ -504,6 +503,9 @@ rt::Task<void> ContainerService::start(std::string name) {
     c.stdin_pending.clear();
     co_await rt::write_all(c.stdin_w.get(), pending);
   }
+  // The client's stdin ended before the start: the container sees EOF after the buffered bytes.
+  if (c.stdin_closed && !tty) c.stdin_w.reset();
+  c.stdin_closed = false;
   co_await save(c);
 
   // The supervisor owns the read ends.
@@ -792,7 +794,8 @@ rt::Task<void> ContainerService::wait(std::string name, std::string condition, h
       while (c.running()) co_await c.exited.wait();
     }
   }
-  json body = {{"StatusCode", c.exit_code}, {"Error", c.error.empty() ? json() : json{{"Message", c.error}}}};
+  // The start error already reached the client through /start; docker leaves Error null here.
+  json body = {{"StatusCode", c.exit_code}, {"Error", nullptr}};
   co_await w.write(body.dump() + "\n");
   co_await w.end();
 }
