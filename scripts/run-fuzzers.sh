@@ -2,7 +2,7 @@
 # Runs every fuzz target in BUILD_DIR/tests/fuzz for SECONDS over a scratch copy of its corpus
 # (tests/fuzz/corpus/<module>_<what>/ stays unchanged). Fails on the first crash.
 set -euo pipefail
-build=${1:?build dir}
+build=$(realpath "${1:?build dir}")
 seconds=${2:-20}
 here=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mktemp -d)
