@@ -42,7 +42,9 @@ struct Layer {
   std::int64_t reported_extract = 0;
   bool download_done = false;
   rt::Event wake;        // bytes arrived or the download ended
-  rt::Event committed;   // the layer is in storage (for the child layer on btrfs)
+  rt::Event committed;   // the layer is in storage (its child waits for this)
+  rt::Event begun_ev;    // the layer's directory exists (an overlay2 child may begin then)
+  bool is_begun = false;
   bool is_committed = false;
   bool begun = false;
 };
@@ -63,6 +65,7 @@ struct Job {
     for (auto& l : layers) {
       l.wake.set();
       l.committed.set();
+      l.begun_ev.set();
     }
   }
   void say(const Layer& l, const std::string& status) { progress({{"status", status}, {"progressDetail", nlohmann::json::object()}, {"id", l.short_id}}); }
@@ -114,17 +117,23 @@ rt::Task<void> download_worker(Job& job) {
 }
 
 // Unpacks one layer as its bytes arrive; waits for its parent first when `ordered`.
-rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent) {
+rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent, bool ordered) {
   storage::Driver& drv = job.svc->driver();
   try {
     if (parent != nullptr) {
-      while (!parent->is_committed && !job.error) co_await parent->committed.wait();
+      if (ordered) {
+        while (!parent->is_committed && !job.error) co_await parent->committed.wait();
+      } else {
+        while (!parent->is_begun && !parent->is_committed && !job.error) co_await parent->begun_ev.wait();
+      }
     }
     if (job.error) co_return;
     const std::string id = l.layer_id;
     const std::string parent_id = l.parent_id;
     Fd dir = co_await rt::offload([&drv, &id, &parent_id] { return drv.begin_layer(id, parent_id); });
     l.begun = true;
+    l.is_begun = true;
+    l.begun_ev.set();
     auto compression = registry::layer_compression(l.desc.media_type);
     auto up = std::make_unique<LayerUnpacker>(dir.get(), drv.whiteout_mode(), compression);
     // A failure to inflate or extract is only reported once the whole blob has been hashed: a
@@ -190,6 +199,10 @@ rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent) {
     if (up->diff_id() != l.diff_id) {
       throw invalid("layer " + l.desc.digest + " unpacks to " + up->diff_id() + " but the image config expects " + l.diff_id);
     }
+    if (parent != nullptr) {
+      while (!parent->is_committed && !job.error) co_await parent->committed.wait();
+      if (job.error) co_return;
+    }
     co_await rt::offload([&drv, &id] { drv.commit_layer(id); });
     l.begun = false;
     l.is_committed = true;
@@ -214,7 +227,7 @@ rt::Task<void> run_job(Job& job, bool ordered, unsigned downloads) {
       parent = &l;
       continue;
     }
-    scope.spawn(unpack_layer(job, l, ordered ? parent : nullptr));
+    scope.spawn(unpack_layer(job, l, parent, ordered));
     parent = &l;
   }
   co_await scope.join();
@@ -323,7 +336,9 @@ rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress
   std::string image_id = registry::sha256_digest(config_json);
   bool had_image = images_.find(image_id).has_value();
 
-  bool ordered = true;  // begin_layer needs a committed parent (overlay2 too): unpack in layer order
+  // btrfs layers snapshot their parent: unpack in order. overlay2 layers unpack in parallel and
+  // commit in order.
+  bool ordered = drv.whiteout_mode() == image::WhiteoutMode::kApply;
   co_await run_job(job, ordered, opts_.max_concurrent_downloads);
   if (job.error) {
     std::vector<std::string> begun;
@@ -331,7 +346,8 @@ rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress
       if (l.begun) begun.push_back(l.layer_id);
     }
     co_await rt::offload([&drv, &begun] {
-      for (const auto& id : begun) {
+      for (auto it = begun.rbegin(); it != begun.rend(); ++it) {  // children first
+        const std::string& id = *it;
         try {
           drv.abort_layer(id);
         } catch (const std::exception& e) {

@@ -173,8 +173,11 @@ Fd DriverBase::begin_layer(const std::string& id, const std::string& parent) {
   if (layer_exists_locked(id, &complete)) {
     throw conflict("storage: layer " + id + (complete ? " already exists" : " is already being written"));
   }
-  if (!parent.empty() && !(layer_exists_locked(parent, &complete) && complete)) {
-    throw not_found("storage: parent layer " + parent + " of layer " + id + " does not exist");
+  if (!parent.empty()) {
+    bool parent_exists = layer_exists_locked(parent, &complete);
+    if (!parent_exists || (!complete && needs_committed_parent())) {
+      throw not_found("storage: parent layer " + parent + " of layer " + id + " does not exist");
+    }
   }
   const std::string tmp = kTmpPrefix + id;
   const std::string tmp_path = dir_ + "/layers/" + tmp;
@@ -213,6 +216,16 @@ void DriverBase::commit_layer(const std::string& id) {
   if (!layer_exists_locked(id, &complete)) throw not_found("storage: layer " + id + " was not begun");
   if (complete) throw conflict("storage: layer " + id + " is already committed");
   Fd ldir = open_layer_dir(id);
+  if (!needs_committed_parent()) {
+    // A layer is only committed on top of a committed parent (a crash must not leave a
+    // committed layer whose parent cleanup_incomplete() removes).
+    std::string parent = read_file(layer_path(id) + "/parent");
+    while (!parent.empty() && (parent.back() == '\n' || parent.back() == ' ')) parent.pop_back();
+    bool parent_complete = false;
+    if (!parent.empty() && !(layer_exists_locked(parent, &parent_complete) && parent_complete)) {
+      throw conflict("storage: parent layer " + parent + " of layer " + id + " is not committed yet");
+    }
+  }
   seal_layer(id, ldir.get());
   if (::unlinkat(ldir.get(), "incomplete", 0) != 0) {
     throw SystemError(errno, "unlink", layer_path(id) + "/incomplete");

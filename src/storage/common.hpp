@@ -41,6 +41,10 @@ std::uint64_t tree_bytes(int dir_fd);
 // Layer and container bookkeeping shared by both drivers (layout in driver.hpp).
 class DriverBase : public Driver {
  public:
+  // btrfs snapshots its parent's tree, so begin_layer needs the parent committed; overlay2
+  // layers are independent diff dirs, so a child may begin while its parent is still being
+  // written (only commit_layer waits for the parent's commit).
+  virtual bool needs_committed_parent() const { return true; }
   bool has_layer(const std::string& id) const override;
   Fd begin_layer(const std::string& id, const std::string& parent) override;
   void commit_layer(const std::string& id) override;

@@ -82,6 +82,8 @@ class OverlayDriver final : public DriverBase {
   }
 
  protected:
+  bool needs_committed_parent() const override { return false; }
+
   Fd make_layer(const std::string& id, const std::string&, int ldir_fd) override {
     const std::string path = layer_path(id);
     if (::mkdirat(ldir_fd, "diff", 0755) != 0) throw SystemError(errno, "mkdir", path + "/diff");
