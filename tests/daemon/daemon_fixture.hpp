@@ -124,12 +124,14 @@ class DaemonProcess {
     return "bockerd did not listen on " + sock_ + " within 10 s; log:\n" + log();
   }
 
+  // SIGTERM, then SIGKILL after 5 s. A sanitizer report in the log fails the test.
   void stop() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
     for (int i = 0; i < 200; ++i) {
       if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
         pid_ = -1;
+        check_sanitizers();
         return;
       }
       std::this_thread::sleep_for(25ms);
@@ -141,6 +143,13 @@ class DaemonProcess {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
+    check_sanitizers();
+  }
+  void check_sanitizers() const {
+    std::string l = log();
+    for (const char* what : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+      if (l.find(what) != std::string::npos) ADD_FAILURE() << "bockerd: " << what << "; log:\n" << l;
+    }
   }
 
   pid_t pid() const { return pid_; }
