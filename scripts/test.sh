@@ -16,7 +16,9 @@ cmake --build build-asan -j "$jobs"
 echo "== tests"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-ctest --test-dir build-asan --output-on-failure -j 1 --timeout 900
+ctest_log=$(mktemp)
+trap 'rm -f "$ctest_log"' EXIT
+ctest --test-dir build-asan --output-on-failure -j 1 --timeout 900 | tee "$ctest_log"
 
 if [[ "${BOCKER_SKIP_FUZZ:-0}" != 1 ]]; then
   echo "== fuzz (clang, libFuzzer, ${BOCKER_FUZZ_SECONDS:-20}s per target): build-fuzz"
@@ -28,4 +30,9 @@ fi
 echo "== packaging"
 ruby -c Vagrantfile >/dev/null && echo "Vagrantfile: syntax OK"
 bash -n scripts/provision.sh && echo "provision.sh: syntax OK"
+# The plain closing line: CTest's counts (a skipped test counts as passed by CTest).
+total=$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' "$ctest_log" | tail -n 1)
+failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of .*/\1/p' "$ctest_log" | tail -n 1)
+skipped=$(grep -c '\*\*\*Skipped' "$ctest_log" || true)
 echo "== all tests passed"
+echo "$((total - failed - skipped)) passed, ${failed} failed, ${skipped} skipped"
