@@ -16,6 +16,8 @@
 #include <optional>
 #include <random>
 
+#include "bocker/cgroup/cgroup.hpp"
+#include "bocker/cgroup/limits.hpp"
 #include "bocker/container/spawn.hpp"
 #include "bocker/daemon/daemon.hpp"
 #include "bocker/daemon/image_service.hpp"
@@ -191,6 +193,7 @@ struct Container {
   std::string rootfs;
   std::string dir;
   // runtime only
+  std::unique_ptr<cgroup::Cgroup> cg;
   Fd pidfd;
   Fd stdin_w;
   Fd log_fd;
@@ -218,7 +221,25 @@ struct Container {
 ContainerService::ContainerService(std::string root, ImageService& images)
     : root_(std::move(root) + "/containers"), images_(images) {
   make_dirs(root_, 0710);
+  try {
+    cgroups_ = cgroup::Manager::detect("bocker");
+  } catch (const std::exception& e) {
+    log_line(std::string("containers: no cgroups, limits will not be applied: ") + e.what());
+  }
   images_.image_in_use = [this](const std::string& id) { return image_in_use(id); };
+  if (cgroups_) {
+    // Cgroups left by a crash: empty ones go (one with processes stays, removal fails quietly).
+    try {
+      for (const std::string& id : cgroups_->list()) {
+        try {
+          cgroups_->open(id)->remove();
+        } catch (const std::exception&) {
+        }
+      }
+    } catch (const std::exception& e) {
+      log_line(std::string("containers: cannot list leftover cgroups: ") + e.what());
+    }
+  }
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
     std::string path = entry.path().string() + "/config.json";
@@ -463,12 +484,62 @@ rt::Task<void> ContainerService::start(std::string name) {
   }
   if (!c.log_fd) c.log_fd = open_log(c.dir + "/container.log");
 
+  // The cgroup: limits written before the process runs; v2 clones straight into it, v1 moves
+  // the child while it waits at the start gate.
+  cgroup::Limits limits;
+  const json& hc = c.host_config;
+  limits.memory_bytes = int_field(hc, "Memory");
+  limits.memory_swap = int_field(hc, "MemorySwap");
+  limits.cpu_shares = int_field(hc, "CpuShares");
+  if (std::int64_t nano = int_field(hc, "NanoCpus"); nano > 0) {
+    limits.cpu_period_us = 100000;
+    limits.cpu_quota_us = nano / 10000;  // nano / 1e9 * 100000
+  } else {
+    limits.cpu_quota_us = int_field(hc, "CpuQuota");
+    limits.cpu_period_us = int_field(hc, "CpuPeriod");
+  }
+  if (std::int64_t pl = int_field(hc, "PidsLimit"); pl > 0) limits.pids_limit = pl;
+  if (cgroups_) {
+    cgroup::Manager* mgr = cgroups_.get();
+    std::string id = c.id;
+    c.cg = co_await rt::offload([mgr, &id, &limits] {
+      auto cg = mgr->create(id);
+      try {
+        cg->apply(limits);
+      } catch (...) {
+        try {
+          cg->remove();
+        } catch (...) {
+        }
+        throw;
+      }
+      return cg;
+    });
+    spec.cgroup_fd = c.cg->dir_fd_for_clone();
+  }
+
   container::Spawned sp;
   std::optional<container::SpawnError> failed;
   try {
-    sp = co_await rt::offload([&spec] { return container::spawn(spec); });
+    cgroup::Cgroup* cg = c.cg.get();
+    bool move_after_clone = cg != nullptr && spec.cgroup_fd < 0;
+    sp = co_await rt::offload([&spec, cg, move_after_clone] {
+      std::function<void(pid_t)> gate;
+      if (move_after_clone) gate = [cg](pid_t pid) { cg->add_process(pid); };
+      return container::spawn(spec, gate);
+    });
   } catch (const container::SpawnError& e) {
     failed = e;
+  }
+  if (failed && c.cg) {
+    cgroup::Cgroup* cg = c.cg.get();
+    co_await rt::offload([cg] {
+      try {
+        cg->remove();
+      } catch (const std::exception&) {
+      }
+    });
+    c.cg.reset();
   }
   if (failed) {
     c.status = "exited";
@@ -557,6 +628,17 @@ rt::Task<void> ContainerService::supervise(Container& c) {
     st.code = 255;
   }
   c.exit_code = st.code;
+  c.oom_killed = false;
+  if (c.cg) {
+    cgroup::Cgroup* cg = c.cg.get();
+    std::uint64_t ooms = 0;
+    try {
+      ooms = co_await rt::offload([cg] { return cg->stats().oom_events; });
+    } catch (const std::exception& e) {
+      log_line("container " + c.id.substr(0, 12) + ": cgroup stats: " + e.what());
+    }
+    c.oom_killed = ooms > 0 && st.signal == SIGKILL;
+  }
   c.finished_ns = now_ns();
   c.pid = 0;
   c.pidfd.reset();
@@ -564,6 +646,19 @@ rt::Task<void> ContainerService::supervise(Container& c) {
 
 // Called by the supervisor once the process has exited and its output is drained.
 rt::Task<void> ContainerService::destroy(Container& c) {
+  if (c.cg) {
+    cgroup::Cgroup* cg = c.cg.get();
+    std::string id = c.id;
+    co_await rt::offload([cg, &id] {
+      try {
+        cg->kill_all(SIGKILL);  // anything PID 1 left behind
+        cg->remove();
+      } catch (const std::exception& e) {
+        log_line("container " + id.substr(0, 12) + ": cgroup cleanup: " + e.what());
+      }
+    });
+    c.cg.reset();
+  }
   c.status = "exited";
   c.stdin_w.reset();
   c.pty_master.reset();

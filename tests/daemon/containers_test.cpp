@@ -141,3 +141,39 @@ INSTANTIATE_TEST_SUITE_P(Drivers, Containers, ::testing::Values(Storage::kOverla
 
 }  // namespace
 }  // namespace bocker::daemon::testing
+
+namespace bocker::daemon::testing {
+namespace {
+
+// cgroup v1 for real on this machine (v2 logic is tested against a fake tree in tests/cgroup).
+class ContainerLimits : public Containers {};
+
+TEST_P(ContainerLimits, MemoryLimitOomKillIsRecorded) {
+  if (!docker_cli()) GTEST_SKIP() << "no docker CLI";
+  auto r = run("timeout 60 env " + d_->docker("run --name oom --memory 16m alpine sh -c 'tail /dev/zero'"));
+  EXPECT_EQ(r.status, 137) << r.out;
+  auto st = run(d_->docker("inspect --format '{{.State.OOMKilled}} {{.State.ExitCode}}' oom"));
+  EXPECT_EQ(st.out, "true 137\n");
+  EXPECT_EQ(run(d_->docker("rm oom")).status, 0);
+}
+
+TEST_P(ContainerLimits, PidsLimitStopsAForkBombAndSharesAreWritten) {
+  if (!docker_cli()) GTEST_SKIP() << "no docker CLI";
+  auto id = run(d_->docker("run -d --name p --pids-limit 8 --cpu-shares 333 alpine sleep 30"));
+  ASSERT_EQ(id.status, 0) << id.out;
+  std::string cid = id.out.substr(0, 64);
+  std::string shares = "/sys/fs/cgroup/cpu/bocker/" + cid + "/cpu.shares";
+  if (fs::exists("/sys/fs/cgroup/cpu/bocker")) {
+    EXPECT_EQ(read_file(shares), "333\n");
+    EXPECT_EQ(read_file("/sys/fs/cgroup/pids/bocker/" + cid + "/pids.max"), "8\n");
+  }
+  ASSERT_EQ(run(d_->docker("rm -f p")).status, 0);
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/cpu/bocker/" + cid)) << "the cgroup goes with the container";
+  auto bomb = run("timeout 60 env " + d_->docker("run --rm --pids-limit 10 alpine sh -c 'for i in $(seq 40); do sleep 3 & done; wait'"));
+  EXPECT_NE(bomb.out.find("fork"), std::string::npos) << "forks beyond the limit fail: " << bomb.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Drivers, ContainerLimits, ::testing::Values(Storage::kOverlay2), storage_name);
+
+}  // namespace
+}  // namespace bocker::daemon::testing

@@ -11,6 +11,10 @@
 #include "bocker/api/backend.hpp"
 #include "bocker/runtime/scope.hpp"
 
+namespace bocker::cgroup {
+class Manager;
+}
+
 namespace bocker::daemon {
 
 class ImageService;
@@ -52,6 +56,7 @@ class ContainerService final : public api::ContainerBackend {
   ImageService& images_;
   std::map<std::string, std::unique_ptr<Container>> by_id_;
   std::map<std::string, std::string> names_;  // name (without '/') -> id
+  std::unique_ptr<cgroup::Manager> cgroups_;  // null when the host has no usable cgroups
   rt::TaskScope supervisors_;
 };
 
