@@ -516,6 +516,7 @@ rt::Task<void> ContainerService::start(std::string name) {
       return cg;
     });
     spec.cgroup_fd = c.cg->dir_fd_for_clone();
+    for (const auto& d : c.cg->dirs()) cgroup_parents_.insert(d.substr(0, d.rfind('/')));
   }
 
   container::Spawned sp;
@@ -1074,6 +1075,8 @@ rt::Task<void> ContainerService::resize(std::string name, int h, int w) {
 rt::Task<void> ContainerService::shutdown() {
   supervisors_.cancel();
   co_await supervisors_.join();
+  // The empty <hierarchy>/bocker parents go too (one still holding a container stays).
+  for (const auto& dir : cgroup_parents_) ::rmdir(dir.c_str());
 }
 
 }  // namespace bocker::daemon

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "bocker/api/backend.hpp"
@@ -57,6 +58,7 @@ class ContainerService final : public api::ContainerBackend {
   std::map<std::string, std::unique_ptr<Container>> by_id_;
   std::map<std::string, std::string> names_;  // name (without '/') -> id
   std::unique_ptr<cgroup::Manager> cgroups_;  // null when the host has no usable cgroups
+  std::set<std::string> cgroup_parents_;      // <hierarchy>/bocker dirs, removed at shutdown when empty
   rt::TaskScope supervisors_;
 };
 
