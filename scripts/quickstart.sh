@@ -27,6 +27,10 @@ echo "metrics:"; curl -s http://127.0.0.1:9323/metrics | grep -E '^bocker_(build
 if command -v docker >/dev/null; then
   echo; echo "the docker CLI talks to bockerd too:"
   DOCKER_HOST=unix:///run/bocker.sock docker version --format 'server {{.Server.Version}} API {{.Server.APIVersion}}'
+  if [[ -f $rootfs_tar ]]; then
+    DOCKER_HOST=unix:///run/bocker.sock docker run --rm --memory 64m alpine:quickstart \
+      sh -c 'echo "hello from PID $$ in container $(hostname)"'
+  fi
 fi
 echo
 echo "bockerd keeps running (pid $(cat /var/lib/bocker/bockerd.pid 2>/dev/null || echo ?)); stop it with: kill \$(cat /var/lib/bocker/bockerd.pid)"
