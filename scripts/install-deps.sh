@@ -10,7 +10,7 @@ BUILD_PKGS=(
   libssl-dev libseccomp-dev libnftables-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 TEST_PKGS=(
-  prometheus docker-registry skopeo btrfs-progs iproute2 nftables curl nginx-light
+  prometheus docker-registry skopeo btrfs-progs iproute2 nftables curl nginx-light zstd openssl gzip tar
   python3 e2fsprogs util-linux procps ruby
 )
 
