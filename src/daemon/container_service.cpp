@@ -457,7 +457,6 @@ rt::Task<void> ContainerService::start(std::string name) {
   spec.user = c.config.value("User", "");
   spec.hostname = c.config.value("Hostname", c.id.substr(0, 12));
   spec.new_network = net != "host";
-  spec.resolv_conf = host_resolv_conf();
   spec.hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   spec.hostname_file = spec.hostname + "\n";
   spec.tty = tty;
@@ -482,7 +481,15 @@ rt::Task<void> ContainerService::start(std::string name) {
       spec.stdin_fd = in.r.get();
     }
   }
-  if (!c.log_fd) c.log_fd = open_log(c.dir + "/container.log");
+  // File work off the loop: the host's resolv.conf and the log file.
+  {
+    std::string log_path = c.dir + "/container.log";
+    Fd* log_fd = &c.log_fd;
+    co_await rt::offload([&spec, &log_path, log_fd] {
+      spec.resolv_conf = host_resolv_conf();
+      if (!*log_fd) *log_fd = open_log(log_path);
+    });
+  }
 
   // The cgroup: limits written before the process runs; v2 clones straight into it, v1 moves
   // the child while it waits at the start gate.
@@ -957,7 +964,7 @@ rt::Task<void> ContainerService::logs(std::string name, api::LogsOptions opts, h
   http::Headers h;
   h.add("Content-Type", tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
   co_await w.begin_stream(200, std::move(h));
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd = co_await rt::offload([&path] { return Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); });
   if (!fd) {
     co_await w.end();
     co_return;
