@@ -18,7 +18,8 @@ TEST(Metrics, RuntimeAndHttpFamiliesSerialize) {
   m.observe_http("/_ping", "GET", 200, std::chrono::microseconds(70));
   std::string text = m.serialize();
   EXPECT_NE(text.find("# TYPE bocker_loop_iterations_total counter"), std::string::npos) << text;
-  EXPECT_NE(text.find("bocker_http_requests_total{code=\"200\",method=\"GET\",route=\"/_ping\"} 2"), std::string::npos)
+  EXPECT_NE(text.find("bocker_http_requests_total{code=\"200\",method=\"GET\",route=\"/_ping\"} 2"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("# TYPE bocker_event_loop_lag_seconds histogram"), std::string::npos);
   EXPECT_NE(text.find("bocker_event_loop_lag_seconds_bucket{le=\"+Inf\"}"), std::string::npos) << text;
