@@ -1,7 +1,5 @@
 #include "bocker/metrics/metrics.hpp"
 
-#include <prometheus/text_serializer.h>
-
 #include "bocker/build_info.hpp"
 #include "bocker/runtime/loop.hpp"
 #include "bocker/runtime/offload.hpp"
@@ -30,14 +28,18 @@ class RuntimeCollector : public prometheus::Collectable {
       out.push_back(std::move(f));
     };
     counter("bocker_loop_iterations_total", "Event loop iterations.", static_cast<double>(s.iterations));
-    counter("bocker_io_uring_submissions_total", "SQEs submitted to io_uring.", static_cast<double>(s.submissions));
-    counter("bocker_io_uring_completions_total", "CQEs reaped from io_uring.", static_cast<double>(s.completions));
+    counter("bocker_io_uring_submissions_total", "SQEs submitted to io_uring.",
+            static_cast<double>(s.submissions));
+    counter("bocker_io_uring_completions_total", "CQEs reaped from io_uring.",
+            static_cast<double>(s.completions));
     gauge("bocker_tasks_alive", "Coroutine task frames alive on the loop thread.",
           static_cast<double>(rt::tasks_alive()));
     gauge("bocker_worker_pool_queue_depth", "Jobs waiting for a worker thread.",
           static_cast<double>(loop_.pool().queue_depth()));
-    gauge("bocker_worker_pool_busy", "Worker threads running a job.", static_cast<double>(loop_.pool().busy()));
-    gauge("bocker_worker_pool_threads", "Worker threads in the pool.", static_cast<double>(loop_.pool().threads()));
+    gauge("bocker_worker_pool_busy", "Worker threads running a job.",
+          static_cast<double>(loop_.pool().busy()));
+    gauge("bocker_worker_pool_threads", "Worker threads in the pool.",
+          static_cast<double>(loop_.pool().threads()));
 
     prometheus::MetricFamily lag;
     lag.name = "bocker_event_loop_lag_seconds";
@@ -82,24 +84,27 @@ prometheus::MetricFamily counter_family(std::string name, std::string help) {
   return f;
 }
 
-prometheus::ClientMetric& add_sample(prometheus::MetricFamily& f, std::vector<prometheus::ClientMetric::Label> labels) {
+prometheus::ClientMetric& add_sample(prometheus::MetricFamily& f,
+                                     std::vector<prometheus::ClientMetric::Label> labels) {
   f.metric.emplace_back();
   f.metric.back().label = std::move(labels);
   return f.metric.back();
 }
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
-  http_requests_ = &prometheus::BuildCounter()
-                        .Name("bocker_http_requests_total")
-                        .Help("HTTP requests served by the API and metrics listeners, by route, method and status code.")
-                        .Register(*registry_);
+  http_requests_ =
+      &prometheus::BuildCounter()
+           .Name("bocker_http_requests_total")
+           .Help("HTTP requests served by the API and metrics listeners, by route, method and status code.")
+           .Register(*registry_);
   http_duration_ = &prometheus::BuildHistogram()
                         .Name("bocker_http_request_duration_seconds")
                         .Help("HTTP request latency by route, from request head to the end of the response.")
                         .Register(*registry_);
 }
 
-void Metrics::observe_http(std::string_view route, std::string_view method, int status, std::chrono::nanoseconds took) {
+void Metrics::observe_http(std::string_view route, std::string_view method, int status,
+                           std::chrono::nanoseconds took) {
   key_.assign(route);
   key_ += '\0';
   key_ += method;
@@ -107,10 +112,10 @@ void Metrics::observe_http(std::string_view route, std::string_view method, int 
   key_ += std::to_string(status);
   auto it = http_cache_.find(key_);
   if (it == http_cache_.end()) {
-    HttpChildren c{
-        &http_requests_->Add(
-            {{"route", std::string(route)}, {"method", std::string(method)}, {"code", std::to_string(status)}}),
-        &http_duration_->Add({{"route", std::string(route)}}, kHttpBuckets)};
+    HttpChildren c{&http_requests_->Add({{"route", std::string(route)},
+                                         {"method", std::string(method)},
+                                         {"code", std::to_string(status)}}),
+                   &http_duration_->Add({{"route", std::string(route)}}, kHttpBuckets)};
     it = http_cache_.emplace(key_, c).first;
   }
   it->second.requests->Increment();
@@ -123,7 +128,12 @@ std::string Metrics::serialize() const {
     auto more = c->Collect();
     all.insert(all.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
   }
-  return prometheus::TextSerializer().Serialize(all);
+  std::size_t samples = 0;
+  for (const auto& f : all) samples += f.metric.size();
+  std::string out;
+  out.reserve(4096 + samples * 128);
+  write_text(out, all);
+  return out;
 }
 
 std::shared_ptr<prometheus::Collectable> runtime_collector(rt::Loop& loop) {

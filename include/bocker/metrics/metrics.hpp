@@ -60,6 +60,9 @@ class Metrics {
 // and bocker_build_info.
 std::shared_ptr<prometheus::Collectable> runtime_collector(rt::Loop& loop);
 
+// Appends `families` to `out` in the text exposition format (families without samples are left out).
+void write_text(std::string& out, const std::vector<prometheus::MetricFamily>& families);
+
 // Helpers for collectors that build families by hand.
 prometheus::MetricFamily gauge_family(std::string name, std::string help);
 prometheus::MetricFamily counter_family(std::string name, std::string help);
