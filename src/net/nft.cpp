@@ -117,10 +117,10 @@ void ensure_nat_table(const NetworkConfig& cfg) {
   const std::string subnet = cfg.subnet.to_string();
   std::string cmds;
   cmds += "add table " + t + "\n";
-  cmds += "add chain " + t + " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n";
-  cmds += "add chain " + t + " output { type nat hook output priority dstnat; policy accept; }\n";
-  cmds += "add chain " + t + " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n";
-  cmds += "add chain " + t + " forward { type filter hook forward priority filter; policy accept; }\n";
+  cmds += "add chain " + t + " prerouting { type nat hook prerouting priority -100; policy accept; }\n";
+  cmds += "add chain " + t + " output { type nat hook output priority -100; policy accept; }\n";
+  cmds += "add chain " + t + " postrouting { type nat hook postrouting priority 100; policy accept; }\n";
+  cmds += "add chain " + t + " forward { type filter hook forward priority 0; policy accept; }\n";
   cmds += "flush chain " + t + " postrouting\n";
   cmds += "add rule " + t + " postrouting ip saddr " + subnet + " oifname != " + br +
           " masquerade comment \"bocker-masquerade\"\n";
