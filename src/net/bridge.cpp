@@ -44,7 +44,8 @@ void NetworkConfig::validate() const {
     table_ok = table_ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                             c == '_' || c == '-');
   }
-  if (!table_ok) throw invalid("invalid nftables table name \"" + nft_table + "\" (want [A-Za-z0-9_-]{1,64})");
+  if (!table_ok)
+    throw invalid("invalid nftables table name \"" + nft_table + "\" (want [A-Za-z0-9_-]{1,64})");
   if (subnet.prefix < 0 || subnet.prefix > 32 || (subnet.network.value & ~subnet.mask()) != 0) {
     throw invalid("invalid subnet " + subnet.to_string());
   }

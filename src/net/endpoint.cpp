@@ -71,8 +71,8 @@ std::string host_ifname(std::string_view container_id) {
 
 std::string mac_for(Ipv4 address) {
   char buf[18];
-  std::snprintf(buf, sizeof buf, "02:42:%02x:%02x:%02x:%02x", address.value >> 24, (address.value >> 16) & 0xff,
-                (address.value >> 8) & 0xff, address.value & 0xff);
+  std::snprintf(buf, sizeof buf, "02:42:%02x:%02x:%02x:%02x", address.value >> 24,
+                (address.value >> 16) & 0xff, (address.value >> 8) & 0xff, address.value & 0xff);
   return buf;
 }
 
@@ -113,7 +113,9 @@ void Endpoint::reset() noexcept {
   }
 }
 
-Endpoint create_endpoint(const NetworkConfig& cfg, int netns_fd, const EndpointSpec& spec) {
+namespace {
+Endpoint create_endpoint_in(const NetworkConfig& cfg, int netns_fd, const std::string& ns_desc,
+                            const EndpointSpec& spec) {
   cfg.validate();
   check_container_id(spec.container_id);
   const Cidr& net = cfg.subnet;
@@ -122,7 +124,6 @@ Endpoint create_endpoint(const NetworkConfig& cfg, int netns_fd, const EndpointS
     throw invalid("address " + addr.to_string() + " for container " + spec.container_id +
                   " is not a host address of subnet " + net.to_string());
   }
-  const std::string ns_desc = "fd " + std::to_string(netns_fd) + " of container " + spec.container_id;
   const std::string host = host_ifname(spec.container_id);
   const std::string mac = mac_for(addr);
 
@@ -143,9 +144,12 @@ Endpoint create_endpoint(const NetworkConfig& cfg, int netns_fd, const EndpointS
     rtnl_link_set_name(peer.get(), kPeerName);
     rtnl_link_set_ns_fd(peer.get(), netns_fd);
     if (cfg.mtu != 0) rtnl_link_set_mtu(peer.get(), static_cast<unsigned>(cfg.mtu));
-    unsigned char mac_bytes[6] = {0x02, 0x42, static_cast<unsigned char>(addr.value >> 24),
+    unsigned char mac_bytes[6] = {0x02,
+                                  0x42,
+                                  static_cast<unsigned char>(addr.value >> 24),
                                   static_cast<unsigned char>(addr.value >> 16),
-                                  static_cast<unsigned char>(addr.value >> 8), static_cast<unsigned char>(addr.value)};
+                                  static_cast<unsigned char>(addr.value >> 8),
+                                  static_cast<unsigned char>(addr.value)};
     nl::NlAddr lladdr(nl_addr_build(AF_LLC, mac_bytes, sizeof mac_bytes));
     if (!lladdr) throw Error("create veth " + host + ": out of memory");
     rtnl_link_set_addr(peer.get(), lladdr.get());
@@ -170,12 +174,18 @@ Endpoint create_endpoint(const NetworkConfig& cfg, int netns_fd, const EndpointS
   guard.dismiss();
   return Endpoint(host, addr, net.prefix, net.gateway(), mac);
 }
+}  // namespace
+
+Endpoint create_endpoint(const NetworkConfig& cfg, int netns_fd, const EndpointSpec& spec) {
+  return create_endpoint_in(cfg, netns_fd,
+                            "fd " + std::to_string(netns_fd) + " of container " + spec.container_id, spec);
+}
 
 Endpoint create_endpoint_for_pid(const NetworkConfig& cfg, pid_t pid, const EndpointSpec& spec) {
   const std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw SystemError(errno, "open network namespace", path);
-  return create_endpoint(cfg, fd.get(), spec);
+  return create_endpoint_in(cfg, fd.get(), path + " of container " + spec.container_id, spec);
 }
 
 bool remove_endpoint(std::string_view container_id) {

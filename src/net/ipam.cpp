@@ -14,7 +14,7 @@ namespace {
 constexpr std::size_t kMaxOwnerLen = 256;
 
 bool file_exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) == 0) return true;
   if (errno == ENOENT) return false;
   throw SystemError(errno, "stat", path);
@@ -31,7 +31,8 @@ void check_owner(const std::string& owner) {
 
 Ipam::Ipam(std::string dir, Cidr subnet) : dir_(std::move(dir)), file_(dir_ + "/ipam.json"), subnet_(subnet) {
   if (!subnet_.usable_for_bridge()) {
-    throw invalid("subnet " + subnet_.to_string() + " has no room for a gateway and containers (prefix > 30)");
+    throw invalid("subnet " + subnet_.to_string() +
+                  " has no room for a gateway and containers (prefix > 30)");
   }
   next_ = subnet_.gateway().value + 1;
   make_dirs(dir_, 0700);

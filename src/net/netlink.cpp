@@ -39,7 +39,8 @@ Sock alloc_sock() {
 
 Sock connect_route() {
   Sock s = alloc_sock();
-  if (int err = nl_connect(s.get(), NETLINK_ROUTE); err < 0) fail(err, "connect rtnetlink socket in the host netns");
+  if (int err = nl_connect(s.get(), NETLINK_ROUTE); err < 0)
+    fail(err, "connect rtnetlink socket in the host netns");
   return s;
 }
 
@@ -53,7 +54,8 @@ Sock connect_route_in(int netns_fd, const std::string& netns_desc) {
       if (!own) throw SystemError(errno, "open", "/proc/thread-self/ns/net");
       if (::setns(netns_fd, CLONE_NEWNET) != 0) throw SystemError(errno, "setns into netns", netns_desc);
       int err = nl_connect(s.get(), NETLINK_ROUTE);
-      if (::setns(own.get(), CLONE_NEWNET) != 0) throw SystemError(errno, "setns back from netns", netns_desc);
+      if (::setns(own.get(), CLONE_NEWNET) != 0)
+        throw SystemError(errno, "setns back from netns", netns_desc);
       if (err < 0) fail(err, "connect rtnetlink socket in netns " + netns_desc);
     } catch (...) {
       error = std::current_exception();
@@ -123,7 +125,8 @@ bool has_address(nl_sock* sock, int ifindex, Ipv4 ip, int prefix, const std::str
     if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != AF_INET) continue;
     nl_addr* local = rtnl_addr_get_local(a);
     if (local == nullptr || nl_addr_get_len(local) != sizeof be) continue;
-    if (std::memcmp(nl_addr_get_binary_addr(local), &be, sizeof be) == 0 && rtnl_addr_get_prefixlen(a) == prefix) {
+    if (std::memcmp(nl_addr_get_binary_addr(local), &be, sizeof be) == 0 &&
+        rtnl_addr_get_prefixlen(a) == prefix) {
       return true;
     }
   }

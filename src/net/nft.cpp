@@ -35,8 +35,9 @@ std::string run(const std::string& cmds, const std::string& what, bool json = fa
   if (json) nft_ctx_output_set_flags(ctx.get(), NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE);
   int rc = nft_run_cmd_from_buffer(ctx.get(), cmds.c_str());
   if (rc != 0) {
+    // libnftables prints "Error: ...", then the command and a caret line; keep the first line.
     std::string err = nft_ctx_get_error_buffer(ctx.get());
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    err = err.substr(0, err.find('\n'));
     throw Error(what + ": " + (err.empty() ? "nftables command failed" : err));
   }
   return nft_ctx_get_output_buffer(ctx.get());
@@ -45,14 +46,16 @@ std::string run(const std::string& cmds, const std::string& what, bool json = fa
 bool valid_word(std::string_view s, std::size_t max) {
   if (s.empty() || s.size() > max) return false;
   for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
 }
 
 void check_table(const std::string& table) {
-  if (!valid_word(table, 64)) throw invalid("invalid nftables table name \"" + table + "\" (want [A-Za-z0-9_-]{1,64})");
+  if (!valid_word(table, 64))
+    throw invalid("invalid nftables table name \"" + table + "\" (want [A-Za-z0-9_-]{1,64})");
 }
 
 void check_container_id(const std::string& id) {
@@ -152,7 +155,8 @@ void add_port_mapping(const std::string& table, const PortMapping& m) {
   check_container_id(m.container_id);
   if (m.host_port == 0) throw invalid("port mapping for " + m.container_id + ": host port 0");
   if (m.container_port == 0) throw invalid("port mapping for " + m.container_id + ": container port 0");
-  if (m.container_ip.value == 0) throw invalid("port mapping for " + m.container_id + ": no container address");
+  if (m.container_ip.value == 0)
+    throw invalid("port mapping for " + m.container_id + ": no container address");
   const std::string t = "ip " + table;
   const std::string proto = to_string(m.proto);
   std::string match = "fib daddr type local";

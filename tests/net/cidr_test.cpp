@@ -64,9 +64,9 @@ TEST(Cidr, ParsesFormatsAndDerivesAddresses) {
 }
 
 TEST(Cidr, RejectsMalformed) {
-  for (const char* bad : {"", "10.0.0.0", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/08", "10.0.0.0/1a",
-                          "10.0.0.1/24", "10.201.0.0/8", "300.0.0.0/8", "10.0.0/8", "10.0.0.0/16/2", " 10.0.0.0/8",
-                          "10.0.0.0/123"}) {
+  for (const char* bad : {"", "10.0.0.0", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/08",
+                          "10.0.0.0/1a", "10.0.0.1/24", "10.201.0.0/8", "300.0.0.0/8", "10.0.0/8",
+                          "10.0.0.0/16/2", " 10.0.0.0/8", "10.0.0.0/123"}) {
     try {
       Cidr::parse(bad);
       ADD_FAILURE() << "accepted \"" << bad << "\"";
@@ -78,7 +78,8 @@ TEST(Cidr, RejectsMalformed) {
   try {
     Cidr::parse("10.0.0.1/24");
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("10.0.0.0/24"), std::string::npos) << "names the network address: " << e.what();
+    EXPECT_NE(std::string(e.what()).find("10.0.0.0/24"), std::string::npos)
+        << "names the network address: " << e.what();
   }
 }
 

@@ -50,7 +50,8 @@ TEST_F(IpamTest, ExhaustsTinySubnetWithConflictAndRecoversAfterRelease) {
   Ipam ipam(dir_, Cidr::parse("10.202.0.0/29"));
   std::set<std::string> got;
   for (int i = 0; i < 5; ++i) got.insert(ipam.allocate("c" + std::to_string(i)).to_string());
-  EXPECT_EQ(got, (std::set<std::string>{"10.202.0.2", "10.202.0.3", "10.202.0.4", "10.202.0.5", "10.202.0.6"}));
+  EXPECT_EQ(got,
+            (std::set<std::string>{"10.202.0.2", "10.202.0.3", "10.202.0.4", "10.202.0.5", "10.202.0.6"}));
   try {
     ipam.allocate("c5");
     FAIL() << "allocated beyond the subnet";
@@ -110,10 +111,10 @@ TEST_F(IpamTest, RejectsBadInputWithoutChangingState) {
 
 TEST_F(IpamTest, CorruptStateIsAnErrorNamingTheFile) {
   make_dirs(dir_);
-  for (const char* bad : {"not json", R"({"allocations":{}})",
-                          R"({"subnet":"10.202.0.0/24","allocations":{"a":"10.202.0.1"}})",
-                          R"({"subnet":"10.202.0.0/24","allocations":{"a":"10.202.0.9","b":"10.202.0.9"}})",
-                          R"({"subnet":"10.202.0.0/24","allocations":{"a":"10.9.0.9"}})"}) {
+  for (const char* bad :
+       {"not json", R"({"allocations":{}})", R"({"subnet":"10.202.0.0/24","allocations":{"a":"10.202.0.1"}})",
+        R"({"subnet":"10.202.0.0/24","allocations":{"a":"10.202.0.9","b":"10.202.0.9"}})",
+        R"({"subnet":"10.202.0.0/24","allocations":{"a":"10.9.0.9"}})"}) {
     write_file_atomic(dir_ + "/ipam.json", bad);
     try {
       Ipam ipam(dir_, Cidr::parse("10.202.0.0/24"));

@@ -1,6 +1,8 @@
 // Real bridge, veth, netns and nftables tests (root only). Every test uses its own bridge
 // (bkt<pid>), subnet (a /26 inside 10.202.0.0/16), nftables table (bocker_test_<pid>) and
 // network namespaces, and removes them all in TearDown, also after a failure.
+#include "bocker/net/network.hpp"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -10,7 +12,6 @@
 #include <optional>
 
 #include "bocker/net/ipam.hpp"
-#include "bocker/net/network.hpp"
 #include "bocker/net/nft.hpp"
 #include "bocker/runtime/error.hpp"
 #include "bocker/runtime/file.hpp"
@@ -36,7 +37,8 @@ class NetworkTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to create bridges, veths, netns and nftables tables";
-    if (!test::have_tool("ip") || !test::have_tool("nft")) GTEST_SKIP() << "needs the ip and nft tools to check";
+    if (!test::have_tool("ip") || !test::have_tool("nft"))
+      GTEST_SKIP() << "needs the ip and nft tools to check";
     pid_ = ::getpid();
     cfg_.bridge = "bkt" + std::to_string(pid_);
     cfg_.nft_table = "bocker_test_" + std::to_string(pid_);
@@ -85,7 +87,8 @@ TEST_F(NetworkTest, EnsureBridgeCreatesBridgeGatewayAndNatTableIdempotently) {
   EXPECT_EQ(read_file("/proc/sys/net/ipv4/ip_forward"), "1\n");
 
   std::string nft = nft_table_text();
-  const std::string masq = "ip saddr " + cfg_.subnet.to_string() + " oifname != \"" + cfg_.bridge + "\" masquerade";
+  const std::string masq =
+      "ip saddr " + cfg_.subnet.to_string() + " oifname != \"" + cfg_.bridge + "\" masquerade";
   EXPECT_EQ(count(nft, masq), 1U) << nft;
   EXPECT_NE(nft.find("type nat hook prerouting"), std::string::npos) << nft;
   EXPECT_NE(nft.find("type nat hook output"), std::string::npos) << nft;

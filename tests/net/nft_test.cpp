@@ -39,7 +39,8 @@ class NftTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root for nftables, bridges and netns";
-    if (!test::have_tool("ip") || !test::have_tool("nft")) GTEST_SKIP() << "needs the ip and nft tools to check";
+    if (!test::have_tool("ip") || !test::have_tool("nft"))
+      GTEST_SKIP() << "needs the ip and nft tools to check";
     pid_ = ::getpid();
     cfg_.bridge = "bkn" + std::to_string(pid_);
     cfg_.nft_table = "bocker_test_" + std::to_string(pid_);
@@ -79,7 +80,8 @@ TEST_F(NftTest, PortMappingsAreAddedAndRemovedExactly) {
   EXPECT_EQ(count(text, "ip daddr " + gw.to_string() + " udp dport " + std::to_string(port(1))), 2U) << text;
   EXPECT_EQ(count(text, "dnat to " + c1.to_string() + ":53"), 2U) << text;
   EXPECT_EQ(count(text, "ip daddr != 127.0.0.0/8"), 3U) << "output chain rules skip loopback: " << text;
-  EXPECT_EQ(port_mapping_owners(cfg_.nft_table), (std::map<std::string, std::size_t>{{id(1), 4}, {id(2), 2}}));
+  EXPECT_EQ(port_mapping_owners(cfg_.nft_table),
+            (std::map<std::string, std::size_t>{{id(1), 4}, {id(2), 2}}));
 
   // Bad input changes nothing.
   EXPECT_THROW(add_port_mapping(cfg_.nft_table, {id(3), gw, 0, Proto::kTcp, c2, 80}), Error);
@@ -117,7 +119,8 @@ Fd listen_in(const TestNetns& ns, std::uint16_t port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
-  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(s.get(), 4) != 0) return Fd();
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(s.get(), 4) != 0)
+    return Fd();
   return s;
 }
 
