@@ -350,7 +350,11 @@ long Client::stream(const Request& req, const ChunkFn& fn, bool by_line) {
   return r.status;
 }
 
-Hijacked Client::hijack(const Request& req) {
+Hijacked Client::hijack(const Request& req) { return raw_request(req, true); }
+
+Hijacked Client::open_stream(const Request& req) { return raw_request(req, false); }
+
+Hijacked Client::raw_request(const Request& req, bool upgrade) {
   ensure_negotiated(req);
   Hijacked out;
   out.fd = connect_socket(host_);
@@ -358,7 +362,7 @@ Hijacked Client::hijack(const Request& req) {
   std::string head = req.method + " " + path + " HTTP/1.1\r\n";
   head += "Host: " + (host_.is_unix() ? std::string("localhost") : host_.host) + "\r\n";
   head += std::string("User-Agent: bocker-cli/") + build::kVersion + "\r\n";
-  head += "Connection: Upgrade\r\nUpgrade: tcp\r\n";
+  head += upgrade ? "Connection: Upgrade\r\nUpgrade: tcp\r\n" : "Connection: close\r\n";
   head += "Content-Type: " + (req.content_type.empty() ? std::string("application/json") : req.content_type) +
           "\r\n";
   for (const auto& [k, v] : req.headers) head += k + ": " + v + "\r\n";
@@ -384,7 +388,7 @@ Hijacked Client::hijack(const Request& req) {
     pos = eol + 2;
   }
   out.buffered = buf.substr(end + 4);
-  if (out.status == 101 || out.status == 200) return out;
+  if (out.status == 101 || (out.status >= 200 && out.status < 300)) return out;
 
   // An error answer: read its body (Content-Length, else until EOF) for the message.
   Response err;
@@ -404,6 +408,57 @@ Hijacked Client::hijack(const Request& req) {
     err.body.append(tmp, static_cast<size_t>(n));
   }
   throw DaemonError(err.status, err.error_message());
+}
+
+std::string read_body(Hijacked& h) {
+  std::string raw = std::move(h.buffered);
+  h.buffered.clear();
+  auto header = [&](const char* name) {
+    auto it = h.headers.find(name);
+    return it == h.headers.end() ? std::string() : lower(it->second);
+  };
+  bool chunked = header("transfer-encoding").find("chunked") != std::string::npos;
+  size_t want = std::string::npos;
+  if (std::string cl = header("content-length"); !chunked && !cl.empty()) {
+    size_t v = 0;
+    std::from_chars(cl.data(), cl.data() + cl.size(), v);
+    want = v;
+  }
+  // Chunked: done once the zero-size chunk arrived; else Content-Length bytes, else EOF.
+  auto complete = [&](std::string* out) {
+    if (!chunked) return raw.size() >= want;
+    std::string body;
+    for (size_t pos = 0;;) {
+      size_t eol = raw.find("\r\n", pos);
+      if (eol == std::string::npos) return false;
+      size_t size = 0;
+      auto [p, ec] = std::from_chars(raw.data() + pos, raw.data() + eol, size, 16);
+      (void)p;
+      if (ec != std::errc()) throw Error("malformed chunked body from the daemon");
+      if (size == 0) {
+        if (out != nullptr) *out = std::move(body);
+        return true;
+      }
+      if (raw.size() < eol + 2 + size + 2) return false;
+      body.append(raw, eol + 2, size);
+      pos = eol + 2 + size + 2;
+    }
+  };
+  char tmp[4096];
+  while (!complete(nullptr)) {
+    ssize_t n = ::recv(h.fd.get(), tmp, sizeof(tmp), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw SystemError(errno, "read response body from", "the daemon");
+    if (n == 0) {
+      if (chunked) throw Error("the daemon closed the connection in the middle of a chunked answer");
+      break;
+    }
+    raw.append(tmp, static_cast<size_t>(n));
+  }
+  if (!chunked) return want == std::string::npos ? raw : raw.substr(0, want);
+  std::string body;
+  complete(&body);
+  return body;
 }
 
 std::string url_encode(std::string_view s) {

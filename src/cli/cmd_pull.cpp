@@ -15,25 +15,32 @@ int run_pull(Context& ctx) {
     const std::string& tag = ctx.args[1];
     text += (tag.starts_with("sha256:") ? "@" : ":") + tag;
   }
-  ApiReference ref = api_reference(text);
   bool quiet = ctx.flags.get_bool("quiet");
-  std::vector<std::pair<std::string, std::string>> query = {{"fromImage", ref.name}, {"tag", ref.tag}};
-  if (std::string platform = ctx.flags.get_string("platform"); !platform.empty()) {
-    query.emplace_back("platform", platform);
-  }
   std::ostream discard(nullptr);  // -q: a stream that drops what it is given
-  ProgressRenderer progress(quiet ? discard : ctx.out, !quiet && is_terminal(ctx.out));
-  Request req{.method = "POST", .path = "/images/create" + build_query(query)};
-  ctx.client().stream(req, [&](std::string_view line) { return progress.add_line(line); });
-  if (progress.failed()) {
-    ctx.err << progress.error() << "\n";
+  std::string error;
+  std::string canonical = pull_image(ctx, text, ctx.flags.get_string("platform"), quiet ? discard : ctx.out,
+                                     !quiet && is_terminal(ctx.out), error);
+  if (!error.empty()) {
+    ctx.err << error << "\n";
     return 1;
   }
-  ctx.out << ref.canonical << "\n";
+  ctx.out << canonical << "\n";
   return 0;
 }
 
 }  // namespace
+
+std::string pull_image(Context& ctx, const std::string& text, const std::string& platform, std::ostream& out,
+                       bool tty, std::string& error) {
+  ApiReference ref = api_reference(text);
+  std::vector<std::pair<std::string, std::string>> query = {{"fromImage", ref.name}, {"tag", ref.tag}};
+  if (!platform.empty()) query.emplace_back("platform", platform);
+  ProgressRenderer progress(out, tty);
+  Request req{.method = "POST", .path = "/images/create" + build_query(query)};
+  ctx.client().stream(req, [&](std::string_view line) { return progress.add_line(line); });
+  error = progress.failed() ? progress.error() : std::string();
+  return ref.canonical;
+}
 
 Command pull_command() {
   return Command{.name = "pull",

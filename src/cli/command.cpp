@@ -121,15 +121,12 @@ Client& Context::client() {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      image_command(),
-      images_command(),
-      import_command(),
-      info_command(),
-      init_command(),
-      pull_command(),
-      rmi_command(),
-      tag_command(),
-      version_command(),
+      commit_command(),  container_command(), create_command(), exec_command(),  image_command(),
+      images_command(),  import_command(),    info_command(),   init_command(),  inspect_command(),
+      kill_command(),    logs_command(),      port_command(),   ps_command(),    pull_command(),
+      restart_command(), rm_command(),        rmi_command(),    run_command(),   start_command(),
+      stats_command(),   stop_command(),      tag_command(),    version_command(), volume_command(),
+      wait_command(),
   };
   return table;
 }
@@ -184,7 +181,7 @@ std::string command_help(const Command& cmd, const std::string& path) {
   return s;
 }
 
-int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err, const Env& env) {
+int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err, const Env& env, int in_fd) {
   const std::string global_usage = "Usage:  bocker [OPTIONS] COMMAND [ARG...]\n";
   ParsedArgs global;
   try {
@@ -228,7 +225,7 @@ int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
       return usage_error(err, e.what(), global_usage, "bocker");
     }
   }
-  Context ctx(out, err, env, host_flag);
+  Context ctx(out, err, env, host_flag, in_fd);
   return dispatch(*cmd, std::span<const std::string>(global.args).subspan(1), "bocker " + cmd->name, ctx);
 }
 

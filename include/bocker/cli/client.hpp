@@ -125,6 +125,12 @@ class Client {
   // response head. On 101 or 200 returns the socket; otherwise throws DaemonError.
   Hijacked hijack(const Request& req);
 
+  // Sends `req` on a plain socket of its own ("Connection: close") and returns once the response
+  // head arrived (2xx), the body left to read with read_body(): for answers that come late, like
+  // POST /containers/{id}/wait, whose head must be there before the container starts. Throws
+  // DaemonError for an error status.
+  Hijacked open_stream(const Request& req);
+
   // "/v1.47" + path, or path unchanged when !versioned.
   std::string versioned_path(std::string_view path, bool versioned = true) const;
 
@@ -132,12 +138,16 @@ class Client {
   struct Curl;
   Response perform(const Request& req, const ChunkFn* fn, bool by_line, bool head_only);
   void ensure_negotiated(const Request& req);
+  Hijacked raw_request(const Request& req, bool upgrade);
 
   Host host_;
   std::string api_version_{kClientApiVersion};
   bool negotiated_ = false;
   std::unique_ptr<Curl> curl_;
 };
+
+// The rest of the body of an open_stream() answer (chunked, Content-Length or up to EOF).
+std::string read_body(Hijacked& h);
 
 // Percent-encodes `s` for use in a URL query or path segment.
 std::string url_encode(std::string_view s);

@@ -43,12 +43,13 @@ struct Command {
 // lazily connected client.
 class Context {
  public:
-  Context(std::ostream& out, std::ostream& err, const Env& env, std::string host_flag)
-      : out(out), err(err), env(env), host_flag_(std::move(host_flag)) {}
+  Context(std::ostream& out, std::ostream& err, const Env& env, std::string host_flag, int in_fd = 0)
+      : out(out), err(err), env(env), in_fd(in_fd), host_flag_(std::move(host_flag)) {}
 
   std::ostream& out;
   std::ostream& err;
   const Env& env;
+  int in_fd;  // standard input (run -i, exec -i, start -i)
   ParsedFlags flags;
   std::vector<std::string> args;
   std::string command_path;  // "bocker version"
@@ -75,6 +76,8 @@ std::string main_help();
 std::string command_help(const Command& cmd, const std::string& path);
 
 // Runs the CLI on `argv` (without the program name). Returns the exit code.
-int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err, const Env& env);
+// `in_fd` is the standard input that run/exec/start -i forward to a container.
+int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err, const Env& env,
+        int in_fd = 0);
 
 }  // namespace bocker::cli
