@@ -1,0 +1,276 @@
+#include "bocker/daemon/container_service.hpp"
+#include "container_record.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <optional>
+#include <random>
+
+#include "bocker/cgroup/cgroup.hpp"
+#include "bocker/cgroup/limits.hpp"
+#include "bocker/container/spawn.hpp"
+#include "bocker/daemon/daemon.hpp"
+#include "bocker/daemon/image_service.hpp"
+#include "bocker/http/server.hpp"
+#include "bocker/image/ids.hpp"
+#include "bocker/registry/image_config.hpp"
+#include "bocker/registry/reference.hpp"
+#include "bocker/runtime/error.hpp"
+#include "bocker/runtime/event.hpp"
+#include "bocker/runtime/file.hpp"
+#include "bocker/runtime/io.hpp"
+#include "bocker/runtime/offload.hpp"
+#include "bocker/runtime/process.hpp"
+
+namespace bocker::daemon {
+
+using nlohmann::json;
+
+rt::Task<void> ContainerService::record(Container& c, int stream, std::string_view data) {
+  LogHeader h{};
+  h.ts_ns = now_ns();
+  h.len = static_cast<std::uint32_t>(data.size());
+  h.stream = static_cast<std::uint8_t>(stream);
+  iovec iov[2] = {{&h, sizeof h}, {const_cast<char*>(data.data()), data.size()}};
+  if (c.log_fd) {
+    int n = co_await rt::writev(c.log_fd.get(), iov, 2);
+    if (n < 0) log_line("container " + c.id.substr(0, 12) + ": log write: " + errno_text(-n));
+  }
+  c.output.notify_all();
+  if (c.attachers.empty()) co_return;
+  std::string frame;
+  auto attachers = c.attachers;  // an attacher may leave while we send
+  for (Attacher* a : attachers) {
+    if (a->broken || (stream == kStdout && !a->out) || (stream == kStderr && !a->err)) continue;
+    long n;
+    if (a->tty) {
+      n = co_await rt::write_all(a->fd, data, true);
+    } else {
+      if (frame.empty()) {
+        frame.resize(8 + data.size());
+        frame[0] = static_cast<char>(stream);
+        std::uint32_t be = htobe32(static_cast<std::uint32_t>(data.size()));
+        std::memcpy(frame.data() + 4, &be, 4);
+        std::memcpy(frame.data() + 8, data.data(), data.size());
+      }
+      n = co_await rt::write_all(a->fd, frame, true);
+    }
+    if (n < 0) a->broken = true;
+  }
+}
+
+rt::Task<void> ContainerService::wait(std::string name, std::string condition, http::ResponseWriter& w) {
+  Container& c = find(name);
+  http::Headers h;
+  h.add("Content-Type", "application/json");
+  // The CLI waits for these headers before it sends /start.
+  co_await w.begin_stream(200, std::move(h));
+  bool want_removed = condition == "removed";
+  bool next_exit = condition == "next-exit";
+  auto alive = std::make_shared<bool>(true);
+  std::string id = c.id;
+  if (want_removed) {
+    while (!c.gone) co_await c.removed.wait();
+  } else if (next_exit || c.running() || c.status == "created") {
+    if (next_exit || c.status == "created") {
+      // Wait for the next exit of a process that has yet to start or is running.
+      co_await c.exited.wait();
+      while (c.status == "running" || c.pid != 0) co_await c.exited.wait();
+    } else {
+      while (c.running()) co_await c.exited.wait();
+    }
+  }
+  // The start error already reached the client through /start; docker leaves Error null here.
+  json body = {{"StatusCode", c.exit_code}, {"Error", nullptr}};
+  co_await w.write(body.dump() + "\n");
+  co_await w.end();
+}
+
+rt::Task<void> ContainerService::attach(std::string name, api::AttachOptions opts, http::Request& req,
+                                        http::ResponseWriter& w) {
+  Container& c = find(name);
+  bool tty = c.tty();
+  http::Headers h;
+  h.add("Content-Type", tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
+  bool upgrade = req.upgrade;
+  if (upgrade) {
+    h.add("Connection", "Upgrade");
+    h.add("Upgrade", "tcp");
+  }
+  http::Hijacked hj = co_await w.hijack(upgrade ? 101 : 200, std::move(h), upgrade ? "UPGRADED" : "OK");
+  Attacher a{hj.fd.get(), opts.stdout_, opts.stderr_, tty};
+  c.attachers.push_back(&a);
+  std::string id = c.id;
+  rt::TaskScope stdin_task;
+  if (opts.stdin_) {
+    stdin_task.spawn([](Container& k, int fd, std::string early) -> rt::Task<void> {
+      auto deliver = [](Container& ct, std::string data) -> rt::Task<bool> {
+        if (ct.stdin_w) {
+          long n = co_await rt::write_all(ct.stdin_w.get(), data);
+          co_return n >= 0;
+        }
+        if (ct.status == "created") {
+          ct.stdin_pending += data;  // buffered until start
+          co_return true;
+        }
+        co_return false;
+      };
+      if (!early.empty() && !co_await deliver(k, std::move(early))) co_return;
+      std::vector<char> buf(32 * 1024);
+      for (;;) {
+        int n = co_await rt::recv(fd, buf.data(), buf.size());
+        if (n <= 0) break;
+        if (!co_await deliver(k, std::string(buf.data(), static_cast<std::size_t>(n)))) break;
+      }
+      // The client closed its stdin: close the container's (docker's StdinOnce behaviour).
+      if (k.status == "created") {
+        k.stdin_closed = true;
+      } else if (!k.tty()) {
+        k.stdin_w.reset();
+      }
+    }(c, hj.fd.get(), std::move(hj.leftover)));
+  }
+  // Until the process has exited and its output is drained (or the container is gone).
+  if (c.status == "created") co_await c.exited.wait();
+  while (!c.gone && (c.running() || c.pid != 0 || c.status == "running")) co_await c.exited.wait();
+  std::erase(c.attachers, &a);
+  ::shutdown(hj.fd.get(), SHUT_RDWR);
+  stdin_task.cancel();
+  co_await stdin_task.join();
+  (void)id;
+}
+
+rt::Task<void> ContainerService::logs(std::string name, api::LogsOptions opts, http::ResponseWriter& w) {
+  Container& c = find(name);
+  bool tty = c.tty();
+  std::string path = c.dir + "/container.log";
+  http::Headers h;
+  h.add("Content-Type", tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
+  co_await w.begin_stream(200, std::move(h));
+  Fd fd = co_await rt::offload([&path] { return Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); });
+  if (!fd) {
+    co_await w.end();
+    co_return;
+  }
+  // Parse every record (the file is compact); --tail picks the last N lines.
+  struct Rec {
+    std::int64_t ts;
+    int stream;
+    std::string data;
+  };
+  std::uint64_t offset = 0;
+  std::string pending;  // partial record bytes
+  auto read_records = [](int f, std::uint64_t& off, std::string& carry) -> rt::Task<std::vector<Rec>> {
+    std::vector<Rec> out;
+    std::vector<char> buf(256 * 1024);
+    for (;;) {
+      int n = co_await rt::read(f, buf.data(), static_cast<unsigned>(buf.size()), off);
+      if (n <= 0) break;
+      off += static_cast<std::uint64_t>(n);
+      carry.append(buf.data(), static_cast<std::size_t>(n));
+    }
+    std::size_t pos = 0;
+    while (carry.size() - pos >= sizeof(LogHeader)) {
+      LogHeader hd;
+      std::memcpy(&hd, carry.data() + pos, sizeof hd);
+      if (carry.size() - pos - sizeof hd < hd.len) break;
+      out.push_back(Rec{hd.ts_ns, hd.stream, carry.substr(pos + sizeof hd, hd.len)});
+      pos += sizeof hd + hd.len;
+    }
+    carry.erase(0, pos);
+    co_return out;
+  };
+  auto emit = [](http::ResponseWriter& wr, const api::LogsOptions& o, bool raw, std::vector<Rec>& recs) -> rt::Task<void> {
+    std::string outbuf;
+    for (auto& r : recs) {
+      if ((r.stream == kStdout && !o.stdout_) || (r.stream == kStderr && !o.stderr_)) continue;
+      if (o.since > 0 && r.ts < o.since * 1'000'000'000) continue;
+      if (o.until > 0 && r.ts > o.until * 1'000'000'000) continue;
+      std::string payload = o.timestamps ? rfc3339_nano(r.ts) + " " + r.data : r.data;
+      if (raw) {
+        outbuf += payload;
+      } else {
+        char hdr[8] = {static_cast<char>(r.stream), 0, 0, 0};
+        std::uint32_t be = htobe32(static_cast<std::uint32_t>(payload.size()));
+        std::memcpy(hdr + 4, &be, 4);
+        outbuf.append(hdr, 8);
+        outbuf += payload;
+      }
+    }
+    if (!outbuf.empty()) co_await wr.write(outbuf);
+  };
+  std::vector<Rec> recs = co_await read_records(fd.get(), offset, pending);
+  // Records are raw reads from the pipe; split them into lines so --tail and timestamps work per line.
+  auto split_lines = [](std::vector<Rec> in) {
+    std::vector<Rec> out;
+    std::string carry[3];
+    std::int64_t carry_ts[3] = {0, 0, 0};
+    for (auto& r : in) {
+      int s = r.stream == kStderr ? 2 : 1;
+      std::size_t pos = 0;
+      while (pos < r.data.size()) {
+        auto nl = r.data.find('\n', pos);
+        if (nl == std::string::npos) {
+          if (carry[s].empty()) carry_ts[s] = r.ts;
+          carry[s] += r.data.substr(pos);
+          break;
+        }
+        std::string line = carry[s] + r.data.substr(pos, nl - pos + 1);
+        out.push_back(Rec{carry[s].empty() ? r.ts : carry_ts[s], r.stream, std::move(line)});
+        carry[s].clear();
+        pos = nl + 1;
+      }
+    }
+    for (int s : {1, 2}) {
+      if (!carry[s].empty()) out.push_back(Rec{carry_ts[s], s, carry[s]});
+    }
+    return out;
+  };
+  recs = split_lines(std::move(recs));
+  if (opts.tail >= 0) {
+    std::vector<Rec> kept;
+    for (auto& r : recs) {
+      if ((r.stream == kStdout && opts.stdout_) || (r.stream == kStderr && opts.stderr_)) kept.push_back(std::move(r));
+    }
+    if (kept.size() > static_cast<std::size_t>(opts.tail)) kept.erase(kept.begin(), kept.end() - opts.tail);
+    recs = std::move(kept);
+  }
+  co_await emit(w, opts, tty, recs);
+  if (opts.follow) {
+    std::string id = c.id;
+    while (!c.gone && (c.running() || c.status == "created")) {
+      co_await c.output.wait();
+      auto more = co_await read_records(fd.get(), offset, pending);
+      co_await emit(w, opts, tty, more);
+    }
+    if (!c.gone) {
+      auto more = co_await read_records(fd.get(), offset, pending);
+      co_await emit(w, opts, tty, more);
+    }
+  }
+  co_await w.end();
+}
+
+rt::Task<void> ContainerService::resize(std::string name, int h, int w) {
+  Container& c = find(name);
+  if (c.pty_master && h > 0 && w > 0) {
+    winsize ws{};
+    ws.ws_row = static_cast<unsigned short>(h);
+    ws.ws_col = static_cast<unsigned short>(w);
+    ::ioctl(c.pty_master.get(), TIOCSWINSZ, &ws);
+  }
+  co_return;
+}
+
+}  // namespace bocker::daemon

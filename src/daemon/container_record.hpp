@@ -1,0 +1,98 @@
+// Internal to the daemon: a container's record (persisted state plus what its supervisor holds)
+// and the helpers the container_*.cpp files share. Not a public header.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bocker/cgroup/cgroup.hpp"
+#include "bocker/runtime/event.hpp"
+#include "bocker/runtime/fd.hpp"
+
+namespace bocker::daemon {
+
+using nlohmann::json;
+
+constexpr int kStdout = 1;
+constexpr int kStderr = 2;
+constexpr std::int64_t kMinMemory = 6 * 1024 * 1024;
+
+// One record of the log file: a fixed header, then `len` bytes of output.
+struct LogHeader {
+  std::int64_t ts_ns;
+  std::uint32_t len;
+  std::uint8_t stream;
+  std::uint8_t pad[3];
+};
+static_assert(sizeof(LogHeader) == 16);
+
+std::int64_t now_ns();
+std::string rfc3339_nano(std::int64_t ns);
+std::string human_ago(std::int64_t ns);
+int parse_signal(std::string s);
+std::vector<std::string> strings_of(const json& j, const char* what);
+std::int64_t int_field(const json& j, const char* key);
+std::string host_resolv_conf();
+Fd open_log(const std::string& path);
+std::string random_container_name(bool (*taken)(const void*, const std::string&), const void* ctx);
+
+struct Pipe {
+  Fd r, w;
+  static Pipe make(const char* what);
+};
+
+// One attached client (docker run/attach): output frames go to its socket.
+struct Attacher {
+  int fd;
+  bool out, err, tty;
+  bool broken = false;
+};
+
+struct Container {
+  std::string id, name, image, image_id, layer;
+  std::int64_t created_ns = 0;
+  json config;       // Docker's Config, with image defaults applied
+  json host_config;  // Docker's HostConfig as sent
+  std::vector<std::string> argv;
+  // state
+  std::string status = "created";  // created, running, exited, removing
+  pid_t pid = 0;
+  int exit_code = 0;
+  bool oom_killed = false;
+  std::string error;
+  std::int64_t started_ns = 0, finished_ns = 0;
+  int restart_count = 0;
+  std::string rootfs;
+  std::string dir;
+  // runtime only
+  std::unique_ptr<cgroup::Cgroup> cg;
+  Fd pidfd;
+  Fd stdin_w;
+  Fd log_fd;
+  Fd pty_master;
+  std::string stdin_pending;  // stdin that arrived before start
+  bool stdin_closed = false;
+  std::vector<Attacher*> attachers;
+  rt::Notifier exited;   // each exit
+  rt::Notifier removed;  // gone
+  rt::Notifier output;   // new log records (logs -f)
+  bool gone = false;
+  bool tty() const { return config.value("Tty", false); }
+  bool running() const { return status == "running"; }
+
+  json to_json() const {
+    return {{"Id", id},           {"Name", name},         {"Image", image},       {"ImageID", image_id},
+            {"Layer", layer},     {"Created", created_ns}, {"Config", config},     {"HostConfig", host_config},
+            {"Argv", argv},       {"Status", status == "running" ? "exited" : status},
+            {"ExitCode", status == "running" ? 255 : exit_code},
+            {"OOMKilled", oom_killed}, {"Error", error}, {"StartedAt", started_ns}, {"FinishedAt", finished_ns},
+            {"RestartCount", restart_count}, {"Rootfs", rootfs}};
+  }
+};
+
+}  // namespace bocker::daemon
