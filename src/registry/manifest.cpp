@@ -184,14 +184,19 @@ bool is_known_arch(std::string_view a) {
 }  // namespace
 
 bool is_supported_layer_type(std::string_view mt) {
-  return mt == media::kDockerLayerGzip || mt == media::kDockerForeignLayerGzip || mt == media::kOciLayer ||
+  return mt == media::kDockerLayerGzip || mt == media::kDockerForeignLayerGzip || mt == media::kDockerLayerTar ||
+         mt == media::kDockerLayerZstd || mt == media::kOciLayer ||
          mt == media::kOciLayerGzip || mt == media::kOciLayerZstd || mt == media::kOciLayerNondist ||
          mt == media::kOciLayerNondistGzip || mt == media::kOciLayerNondistZstd;
 }
 
 Compression layer_compression(std::string_view mt) {
-  if (mt == media::kOciLayer || mt == media::kOciLayerNondist) return Compression::None;
-  if (mt == media::kOciLayerZstd || mt == media::kOciLayerNondistZstd) return Compression::Zstd;
+  if (mt == media::kOciLayer || mt == media::kOciLayerNondist || mt == media::kDockerLayerTar) {
+    return Compression::None;
+  }
+  if (mt == media::kOciLayerZstd || mt == media::kOciLayerNondistZstd || mt == media::kDockerLayerZstd) {
+    return Compression::Zstd;
+  }
   if (is_supported_layer_type(mt)) return Compression::Gzip;
   throw unsupported("unsupported layer media type \"" + shorten(mt) + "\"");
 }

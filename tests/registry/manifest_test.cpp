@@ -108,6 +108,8 @@ TEST(Manifest, AllSupportedLayerTypes) {
   EXPECT_EQ(layer_compression(media::kOciLayerNondist), Compression::None);
   EXPECT_EQ(layer_compression(media::kOciLayerNondistZstd), Compression::Zstd);
   EXPECT_EQ(layer_compression(media::kDockerForeignLayerGzip), Compression::Gzip);
+  EXPECT_EQ(layer_compression(media::kDockerLayerTar), Compression::None);
+  EXPECT_EQ(layer_compression(media::kDockerLayerZstd), Compression::Zstd);
   EXPECT_THROW((void)layer_compression("application/x-tar"), Error);
 }
 
@@ -226,7 +228,7 @@ TEST(Manifest, RejectsBadDescriptors) {
 
 TEST(Manifest, RejectsUnsupportedTypes) {
   json j = oci_manifest();
-  j["layers"][1]["mediaType"] = "application/vnd.docker.image.rootfs.diff.tar";
+  j["layers"][1]["mediaType"] = "application/vnd.docker.image.rootfs.diff.tar.bzip2";
   expect_error(j.dump(), "", Error::Kind::kUnsupported, "layers[1]: unsupported layer media type");
   json a = oci_manifest();
   a["config"]["mediaType"] = "application/vnd.cncf.helm.config.v1+json";

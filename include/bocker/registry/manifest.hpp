@@ -21,6 +21,9 @@ inline constexpr std::string_view kDockerSchema1Signed =
     "application/vnd.docker.distribution.manifest.v1+prettyjws";
 inline constexpr std::string_view kDockerConfig = "application/vnd.docker.container.image.v1+json";
 inline constexpr std::string_view kDockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+// Uncompressed and zstd layers under Docker's media types (docker save/load, containerd's zstd).
+inline constexpr std::string_view kDockerLayerTar = "application/vnd.docker.image.rootfs.diff.tar";
+inline constexpr std::string_view kDockerLayerZstd = "application/vnd.docker.image.rootfs.diff.tar.zstd";
 inline constexpr std::string_view kDockerForeignLayerGzip =
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 inline constexpr std::string_view kOciManifest = "application/vnd.oci.image.manifest.v1+json";
