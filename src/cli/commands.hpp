@@ -55,9 +55,6 @@ nlohmann::json inspect_container(Context& ctx, const std::string& name);
 int attach_start_wait(Context& ctx, const std::string& id, bool tty, bool with_stdin, const std::string& wait_condition,
                       bool start);
 
-// The exit code docker gives a failed start: 127 (command not found), 126 (cannot invoke), 125.
-int start_error_code(const std::string& message);
-
 // The `--format` flag shared by commands that print one object.
 FlagSpec format_flag();
 

@@ -44,4 +44,8 @@ std::vector<PortMapping> parse_publish(std::string_view spec);
 // --restart no|always|unless-stopped|on-failure[:N] -> {"Name", "MaximumRetryCount"}.
 nlohmann::json parse_restart_policy(std::string_view spec);
 
+// The exit code docker's run gives a failed start, from the daemon's message: 127 (command not
+// found), 126 (cannot invoke: permission denied, is a directory), else 125.
+int start_error_code(const std::string& message);
+
 }  // namespace bocker::cli
