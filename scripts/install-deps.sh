@@ -11,7 +11,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
   prometheus docker-registry skopeo btrfs-progs iproute2 nftables curl nginx-light zstd openssl gzip tar
-  python3 e2fsprogs util-linux procps ruby
+  python3 python3-matplotlib e2fsprogs util-linux procps ruby
 )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
