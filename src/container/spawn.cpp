@@ -285,9 +285,11 @@ Spawned spawn(const SpawnSpec& spec, const std::function<void(pid_t)>& before_st
         p.mount_strings.emplace_back(detail::prepare_mount_target(root.get(), m.target, file)).c_str();
     cm.fstype = m.fstype.empty() ? nullptr : p.mount_strings.emplace_back(m.fstype).c_str();
     cm.data = m.data.empty() ? nullptr : p.mount_strings.emplace_back(m.data).c_str();
+    cm.label = p.mount_strings.emplace_back(detail::clean_path(m.target, "mount target") + " from " + m.source).c_str();
     cm.flags = m.flags;
     cm.bind = m.bind;
     cm.readonly = m.readonly;
+    cm.file = file;
     p.mounts.push_back(cm);
   }
   prepare_stdio(p, spec.stdin_fd, spec.stdout_fd, spec.stderr_fd);
@@ -352,6 +354,16 @@ Spawned spawn_exec(int target_pidfd, const ExecSpec& spec) {
   c.exec_target_pidfd = target_pidfd;
   c.exec_clone_flags = CLONE_PARENT | (spec.cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
   c.exec_cgroup_fd = spec.cgroup_fd;
+  std::vector<Fd> procs_fds;
+  std::vector<int> procs_raw;
+  for (const auto& path : spec.cgroup_procs) {
+    Fd f(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!f) throw SystemError(errno, "open", path);
+    procs_raw.push_back(f.get());
+    procs_fds.push_back(std::move(f));
+  }
+  c.exec_cgroup_procs = procs_raw.data();
+  c.n_exec_cgroup_procs = procs_raw.size();
 
   Cloned helper = clone_child(0, -1, c);
   errp.write.reset();

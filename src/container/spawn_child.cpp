@@ -3,6 +3,7 @@
 // ChildPlan the parent prepared. Any failure is written to the error pipe as (errno, step,
 // object) and the child exits; a successful execve closes the CLOEXEC pipe.
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -111,6 +112,99 @@ void make_dev(const ChildPlan& plan) noexcept {
   must(plan, ::symlink("/proc/kcore", "dev/core"), "symlink", "dev/core");
 }
 
+// "/proc/self/fd/<fd>" into buf.
+void fd_link(char (&buf)[32], int fd) noexcept {
+  static constexpr char kPrefix[] = "/proc/self/fd/";
+  size_t i = 0;
+  for (; kPrefix[i] != '\0'; ++i) buf[i] = kPrefix[i];
+  char digits[12];
+  int n = 0;
+  unsigned v = static_cast<unsigned>(fd);
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n > 0) buf[i++] = digits[--n];
+  buf[i] = '\0';
+}
+
+// openat2(root, path, RESOLVE_IN_ROOT): symlinks and ".." stay inside the root. -1 and errno on failure.
+int open_in(int root, const char* path, int flags, unsigned mode = 0) noexcept {
+  open_how how{};
+  how.flags = static_cast<__u64>(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, root, path, &how, sizeof how));
+}
+
+// Resolves the mount's target inside the root, creating missing directories (and the file of
+// a file bind) along the way, also inside mounts made before this one. Returns an O_PATH fd.
+int open_mount_target(const ChildPlan& plan, int root, const ChildMount& m) noexcept {
+  char path[4096];
+  size_t len = 0;
+  while (m.target[len] != '\0') {
+    if (len + 1 >= sizeof path) die(plan, ENAMETOOLONG, "resolve mount target", m.label);
+    path[len] = m.target[len];
+    ++len;
+  }
+  path[len] = '\0';
+  int prev = ::fcntl(root, F_DUPFD_CLOEXEC, 3);
+  if (prev < 0) die(plan, errno, "dup", "container root");
+  size_t start = 0;
+  for (size_t i = 0; i <= len; ++i) {
+    if (path[i] != '/' && path[i] != '\0') continue;
+    bool last = i == len;
+    if (i == start) {  // empty component
+      start = i + 1;
+      continue;
+    }
+    if (last && m.file) break;
+    char saved = path[i];
+    path[i] = '\0';
+    int fd = open_in(root, path, O_PATH | O_DIRECTORY);
+    if (fd < 0 && errno == ENOENT) {
+      if (::mkdirat(prev, path + start, 0755) < 0 && errno != EEXIST) die(plan, errno, "create mount target", m.label);
+      fd = open_in(root, path, O_PATH | O_DIRECTORY);
+    }
+    if (fd < 0) die(plan, errno, "resolve mount target", m.label);
+    path[i] = saved;
+    ::close(prev);
+    prev = fd;
+    start = i + 1;
+  }
+  if (!m.file) return prev;
+  ::close(prev);
+  int fd = open_in(root, path, O_RDONLY | O_CREAT | O_NOCTTY | O_NONBLOCK, 0644);
+  if (fd < 0 && errno != EISDIR) die(plan, errno, "create mount target", m.label);
+  if (fd >= 0) ::close(fd);
+  fd = open_in(root, path, O_PATH);
+  if (fd < 0) die(plan, errno, "resolve mount target", m.label);
+  return fd;
+}
+
+// A volume, bind or tmpfs mount: the target is resolved inside the root and the mount goes
+// through its O_PATH fd, so a symlink in the image cannot send it to the host.
+void mount_extra(const ChildPlan& plan, int root, const ChildMount& m) noexcept {
+  int fd = open_mount_target(plan, root, m);
+  char at[32];
+  fd_link(at, fd);
+  if (m.bind) {
+    if (::mount(m.source, at, nullptr, MS_BIND | MS_REC | m.flags, nullptr) < 0) die(plan, errno, "bind mount", m.label);
+  } else if (::mount(m.source, at, m.fstype, m.flags | (m.readonly ? MS_RDONLY : 0), m.data) < 0) {
+    die(plan, errno, "mount", m.label);
+  }
+  ::close(fd);
+  if (!m.bind || !m.readonly) return;
+  // The fd still names the covered directory: open the target again to reach the new mount.
+  int top = open_in(root, m.target, O_PATH);
+  if (top < 0) die(plan, errno, "open mount", m.label);
+  fd_link(at, top);
+  if (::mount(nullptr, at, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | m.flags, nullptr) < 0) {
+    die(plan, errno, "remount read-only", m.label);
+  }
+  ::close(top);
+}
+
 void setup_rootfs(const ChildPlan& plan) noexcept {
   do_mount(plan, nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr, "make mounts private");
   do_mount(plan, plan.rootfs, plan.rootfs, nullptr, MS_BIND | MS_REC, nullptr, "bind rootfs");
@@ -145,17 +239,11 @@ void setup_rootfs(const ChildPlan& plan) noexcept {
                                               "proc/sysrq-trigger"};
   for (const char* p : kReadonly) bind_readonly(plan, p, MS_NOSUID | MS_NODEV | MS_NOEXEC);
 
-  for (size_t i = 0; i < plan.n_extra; ++i) {
-    const ChildMount& m = plan.extra[i];
-    if (m.bind) {
-      do_mount(plan, m.source, m.target, nullptr, MS_BIND | MS_REC | m.flags, nullptr, "bind mount");
-      if (m.readonly) {
-        do_mount(plan, m.source, m.target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | m.flags, nullptr,
-                 "remount read-only");
-      }
-    } else {
-      do_mount(plan, m.source, m.target, m.fstype, m.flags | (m.readonly ? MS_RDONLY : 0), m.data, "mount");
-    }
+  if (plan.n_extra > 0) {
+    int root = ::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) die(plan, errno, "open", plan.rootfs);
+    for (size_t i = 0; i < plan.n_extra; ++i) mount_extra(plan, root, plan.extra[i]);
+    ::close(root);
   }
   if (plan.readonly_rootfs) {
     do_mount(plan, plan.rootfs, plan.rootfs, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr,
@@ -215,6 +303,14 @@ void setup_stdio(const ChildPlan& plan) noexcept {
 // Exec helper: joins the target's namespaces, starts the process as a sibling (CLONE_PARENT)
 // so it is the caller's child, reports its pid and exits.
 [[noreturn]] void exec_helper(const ChildPlan& plan) noexcept {
+  // cgroup v1: "0" moves the writing process; the exec process inherits the cgroups at clone.
+  for (size_t i = 0; i < plan.n_exec_cgroup_procs; ++i) {
+    ssize_t n;
+    do {
+      n = ::write(plan.exec_cgroup_procs[i], "0", 1);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) die(plan, errno, "join container cgroup", "cgroup.procs");
+  }
   must(plan,
        ::setns(plan.exec_target_pidfd,
                CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP),

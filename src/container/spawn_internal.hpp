@@ -25,12 +25,14 @@ struct ChildReport {
 // One mount the child performs, every string prepared by the parent.
 struct ChildMount {
   const char* source = nullptr;
-  const char* target = nullptr;  // relative to the rootfs (the child's cwd before pivot_root)
+  const char* target = nullptr;  // cleaned, relative to the rootfs; resolved again inside it by the child
   const char* fstype = nullptr;
   unsigned long flags = 0;
   const char* data = nullptr;
+  const char* label = nullptr;  // "/target from /source" for error reports
   bool bind = false;
   bool readonly = false;
+  bool file = false;  // the target is a file (a bind of a non-directory)
 };
 
 // Everything the child needs, computed before clone3. The child only reads it.
@@ -45,6 +47,8 @@ struct ChildPlan {
   int exec_target_pidfd = -1;
   unsigned long long exec_clone_flags = 0;
   int exec_cgroup_fd = -1;
+  const int* exec_cgroup_procs = nullptr;  // v1 cgroup.procs fds (O_WRONLY) the helper writes "0" to
+  size_t n_exec_cgroup_procs = 0;
 
   // Root filesystem (run mode only; null in exec mode).
   const char* rootfs = nullptr;
@@ -96,7 +100,9 @@ std::string read_in_root(int root, const std::string& path);
 // A direct child directory of the root used as a mount point ("proc", "dev", "sys"):
 // created when missing, refused when it is a symlink or not a directory.
 void ensure_mountpoint(int root, const std::string& rootfs, const char* name);
-// Creates the mount target (directory, or empty file when `file`) and returns it relative to the root.
+// Creates the mount target (directory, or empty file when `file`), following symlinks inside
+// the root, and returns the cleaned target relative to the root. The child resolves it again
+// with openat2(RESOLVE_IN_ROOT) and mounts through the O_PATH fd it gets.
 std::string prepare_mount_target(int root, const std::string& target, bool file);
 // argv[0] looked up in PATH inside the root; "" when not found.
 std::string lookup_path(int root, const std::string& name, const std::string& path_env);
