@@ -105,6 +105,22 @@ bool normalize_entry_path(std::string_view name, std::string& out) {
   return true;
 }
 
+std::vector<std::string> sorted_entries(Fd dir_fd, const std::string& what, const std::string& op) {
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(dir_fd.get()), ::closedir);
+  if (!dir) throw SystemError(errno, op + "fdopendir", what);
+  (void)dir_fd.release();
+  std::vector<std::string> names;
+  errno = 0;
+  while (dirent* e = ::readdir(dir.get())) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+    errno = 0;
+  }
+  if (errno != 0) throw SystemError(errno, op + "readdir", what);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 void remove_tree_at(int dir_fd, const std::string& name, const std::string& what, const std::string& op) {
   if (::unlinkat(dir_fd, name.c_str(), 0) == 0 || errno == ENOENT) return;
   const int unlink_err = errno;

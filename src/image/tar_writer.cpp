@@ -294,19 +294,7 @@ void TarWriter::add_tree(int root_fd, std::string_view prefix) { add_tree_dir(ro
 void TarWriter::add_tree_dir(int root_fd, const std::string& rel, std::string_view prefix) {
   Fd d(openat2_in_root(root_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
   if (!d) throw SystemError(errno, "tar: open directory", rel.empty() ? "." : rel);
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(d.get()), ::closedir);
-  if (!dir) throw SystemError(errno, "tar: fdopendir", rel);
-  (void)d.release();
-  std::vector<std::string> names;
-  errno = 0;
-  while (dirent* e = ::readdir(dir.get())) {
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-    errno = 0;
-  }
-  if (errno != 0) throw SystemError(errno, "tar: readdir", rel);
-  dir.reset();
-  std::sort(names.begin(), names.end());
+  std::vector<std::string> names = sorted_entries(std::move(d), rel.empty() ? "." : rel, "tar: ");
   std::string pre(prefix);
   if (!pre.empty() && !pre.ends_with('/')) pre += '/';
   for (const auto& n : names) {

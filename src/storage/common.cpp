@@ -66,19 +66,7 @@ std::string join(const std::string& a, const std::string& b) { return a.empty() 
 std::vector<std::string> list_dir(int dir_fd, const std::string& what) {
   Fd dup(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dup) throw SystemError(errno, "open directory", what);
-  std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(dup.get()), ::closedir);
-  if (!dir) throw SystemError(errno, "fdopendir", what);
-  (void)dup.release();
-  std::vector<std::string> names;
-  errno = 0;
-  while (dirent* e = ::readdir(dir.get())) {
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-    errno = 0;
-  }
-  if (errno != 0) throw SystemError(errno, "readdir", what);
-  std::sort(names.begin(), names.end());
-  return names;
+  return image::sorted_entries(std::move(dup), what);
 }
 
 bool lstat_at(int dir_fd, const std::string& name, struct stat& st, const std::string& what) {

@@ -102,4 +102,8 @@ ExtractStats extract_layer(int root_fd, int tar_fd, ExtractOptions opts = {});
 // Errors read "<op>unlinkat <what>: <strerror>"; `what` is the path shown, `op` a prefix.
 void remove_tree_at(int dir_fd, const std::string& name, const std::string& what, const std::string& op = {});
 
+// The names in the directory open at dir_fd (consumed: closed on return), without "." and "..",
+// sorted. Errors read "<op>readdir <what>: <strerror>".
+std::vector<std::string> sorted_entries(Fd dir_fd, const std::string& what, const std::string& op = {});
+
 }  // namespace bocker::image
