@@ -285,7 +285,7 @@ Spawned spawn(const SpawnSpec& spec, const std::function<void(pid_t)>& before_st
         p.mount_strings.emplace_back(detail::prepare_mount_target(root.get(), m.target, file)).c_str();
     cm.fstype = m.fstype.empty() ? nullptr : p.mount_strings.emplace_back(m.fstype).c_str();
     cm.data = m.data.empty() ? nullptr : p.mount_strings.emplace_back(m.data).c_str();
-    cm.label = p.mount_strings.emplace_back(detail::clean_path(m.target, "mount target") + " from " + m.source).c_str();
+    cm.label = cm.target;  // reported as <rootfs>/<target>
     cm.flags = m.flags;
     cm.bind = m.bind;
     cm.readonly = m.readonly;

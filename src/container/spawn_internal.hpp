@@ -29,7 +29,7 @@ struct ChildMount {
   const char* fstype = nullptr;
   unsigned long flags = 0;
   const char* data = nullptr;
-  const char* label = nullptr;  // "/target from /source" for error reports
+  const char* label = nullptr;  // names the mount in error reports
   bool bind = false;
   bool readonly = false;
   bool file = false;  // the target is a file (a bind of a non-directory)
