@@ -3,6 +3,7 @@
 
 #include "bocker/api/system.hpp"
 #include "bocker/http/router.hpp"
+#include "bocker/metrics/container_collector.hpp"
 
 namespace bocker::metrics {
 class Metrics;
@@ -33,7 +34,12 @@ void add_image_routes(http::Router& r, ImageBackend& backend);
 class ContainerBackend;
 // /containers/...: create, json, {id}/json, start, stop, restart, kill, DELETE, wait, attach, logs, resize.
 void add_container_routes(http::Router& r, ContainerBackend& backend);
-// GET /metrics on the metrics listener.
-void add_metrics_routes(http::Router& r, metrics::Metrics& m);
+class VolumeBackend;
+// GET /volumes, POST /volumes/create, GET /volumes/{name}, DELETE /volumes/{name}, POST /volumes/prune.
+void add_volume_routes(http::Router& r, VolumeBackend& backend);
+// GET /metrics on the metrics listener: `m` serialized on the loop thread, then (when
+// `containers` is set) the per-container families: the snapshot taken on the loop thread, the
+// cgroup and /proc reads on a worker thread (metrics::collect_containers).
+void add_metrics_routes(http::Router& r, metrics::Metrics& m, metrics::SnapshotFn containers = {});
 
 }  // namespace bocker::api
