@@ -3,13 +3,15 @@
 # generator, same connections and duration. Prints both and the ratio nginx/bocker (target <= 1.5).
 # Runs ROUNDS alternating rounds (bocker, nginx, bocker, ...) and reports medians, so a burst of
 # other load on the machine hits both servers alike.
-# Usage: bench/http-vs-nginx.sh [BUILD_DIR (Release)] [SECONDS] [CONNECTIONS] [ROUNDS]
+# Usage: bench/http-vs-nginx.sh [BUILD_DIR (Release)] [SECONDS] [CONNECTIONS] [ROUNDS] [RESULTS_DIR]
+# With RESULTS_DIR, also writes RESULTS_DIR/http.md and http.summary.csv (for bench/run-all).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build-release}
 seconds=${2:-5}
 conns=${3:-32}
 rounds=${4:-3}
+results=${5:-}
 command -v nginx >/dev/null || { echo "nginx missing: bash scripts/install-deps.sh" >&2; exit 1; }
 [[ -x $build/bench/http_load && -x $build/src/daemon/bockerd ]] || {
   cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBOCKER_TESTS=OFF >/dev/null
@@ -62,8 +64,15 @@ for _ in $(seq "$rounds"); do
   b+=("$(measure bocker "$work/bocker.sock" "$bocker_pid")")
   n+=("$(measure nginx "$work/nginx.sock" "$nginx_pid")")
 done
-python3 - "$(printf '%s\n' "${b[@]}")" "$(printf '%s\n' "${n[@]}")" "$conns" "$seconds" "$rounds" <<'PY'
+python3 - "$(printf '%s\n' "${b[@]}")" "$(printf '%s\n' "${n[@]}")" "$conns" "$seconds" "$rounds" "$results" "$here/bench/lib" \
+  "$("$build/src/daemon/bockerd" --version 2>&1 | head -1)" "$(nginx -v 2>&1)" <<'PY'
 import json, statistics, sys
+def pct(v, q):
+    v = sorted(v)
+    k = (len(v) - 1) * q / 100
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
 def median_of(lines):
     runs = [json.loads(l) for l in lines.strip().splitlines()]
     for r in runs:
@@ -71,6 +80,9 @@ def median_of(lines):
     out = {k: statistics.median(r[k] for r in runs) for k in ('rps', 'p50_us', 'p99_us', 'cpu_us_per_req')}
     out['errors'] = sum(r['errors'] for r in runs)
     out['spread'] = (min(r['rps'] for r in runs), max(r['rps'] for r in runs))
+    out['p10_rps'] = pct([r['rps'] for r in runs], 10)
+    out['p90_rps'] = pct([r['rps'] for r in runs], 90)
+    out['n'] = len(runs)
     return out
 b, n = median_of(sys.argv[1]), median_of(sys.argv[2])
 print(f"medians of {sys.argv[5]} alternating rounds; req/s spread bocker {b['spread'][0]:.0f}-{b['spread'][1]:.0f}, nginx {n['spread'][0]:.0f}-{n['spread'][1]:.0f}")
@@ -82,4 +94,28 @@ ratio = n['rps'] / b['rps'] if b['rps'] else float('inf')
 cpu_ratio = b['cpu_us_per_req'] / n['cpu_us_per_req'] if n['cpu_us_per_req'] else float('inf')
 print(f"nginx/bocker requests/s ratio: {ratio:.2f} (target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'})")
 print(f"bocker/nginx server CPU per request: {cpu_ratio:.2f} (the same comparison, insensitive to other load on the machine)")
+results, lib, bver, nver = sys.argv[6:10]
+if results:
+    sys.path.insert(0, lib)
+    from benchstats import write_summary, target_check
+    rows = []
+    for name, r in (("bocker", b), ("nginx", n)):
+        rows.append({"benchmark": "http GET /_ping (unix socket)", "engine": name, "unit": "req/s",
+                     "median": round(r['rps']), "p10": round(r['p10_rps']), "p90": round(r['p90_rps']), "n": r['n'],
+                     "ratio": round(ratio, 3) if name == "nginx" else None,
+                     "ratio_of": "nginx/bocker (req/s)" if name == "nginx" else "",
+                     "target": "<= 1.5" if name == "nginx" else "",
+                     "met": target_check(ratio, "<=", 1.5) if name == "nginx" else "",
+                     "note": f"{r['cpu_us_per_req']:.2f} us server CPU/req, p99 {r['p99_us']:.0f} us"})
+    write_summary(f"{results}/http.summary.csv", rows)
+    with open(f"{results}/http.md", "w") as f:
+        f.write("# HTTP benchmark (bench/http-vs-nginx.sh)\n\n")
+        f.write(f"- bocker: {bver}\n- nginx: {nver.replace('nginx version: ', '')}\n")
+        f.write(f"- {sys.argv[5]} alternating rounds, {sys.argv[3]} keep-alive connections, {sys.argv[4]} s each\n\n")
+        f.write("| server | req/s | p50 us | p99 us | server CPU us/req | errors |\n|---|---|---|---|---|---|\n")
+        for name, r in (("bocker", b), ("nginx", n)):
+            f.write(f"| {name} | {r['rps']:.0f} | {r['p50_us']:.1f} | {r['p99_us']:.1f} | {r['cpu_us_per_req']:.2f} | {r['errors']} |\n")
+        f.write(f"\n- nginx/bocker requests/s: {ratio:.2f} (target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'})\n")
+        f.write(f"- bocker/nginx server CPU per request: {cpu_ratio:.2f}\n")
+    print(f"wrote {results}/http.md and http.summary.csv")
 PY

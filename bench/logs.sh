@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Log capture benchmark: a container writes SIZE MB of 80-character lines to stdout
+# (`yes LINE | head -c SIZE` in Alpine) and the engine captures them to disk: bocker beside docker's
+# json-file log driver, in the same run, rounds alternating. The capture rate is SIZE / (FinishedAt -
+# StartedAt) from inspect (the writer cannot finish before the pipe is drained), with wall time
+# (run -d to wait) beside it. Target: bocker >= 20x docker.
+# To show the writer, not the daemon, is the bottleneck, each round also runs the same writer into
+# /dev/null inside a container of the same engine (the writer's own rate), and the daemon's CPU time
+# during the capture is read from /proc/PID/stat (docker: dockerd + containerd + the container's
+# shim). Writes bench/results/logs.{csv,md} and logs.summary.csv.
+#
+# Usage: bench/logs.sh [--mb SIZE] [--reps N] [--engines bocker,docker] [--build-dir DIR]
+#                      [--no-install] [--results DIR]
+# Defaults: SIZE=512, N=3.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib/procs.sh
+source "$here/bench/lib/procs.sh"
+# shellcheck source=bench/lib/engines.sh
+source "$here/bench/lib/engines.sh"
+
+mb=512
+reps=3
+engines=bocker,docker
+build=$here/build-release
+install=1
+results=$here/bench/results
+while (($#)); do
+  case $1 in
+    --mb) mb=$2; shift 2 ;;
+    --reps) reps=$2; shift 2 ;;
+    --engines) engines=$2; shift 2 ;;
+    --build-dir) build=$2; shift 2 ;;
+    --no-install) install=0; shift ;;
+    --results) results=$2; shift 2 ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) say "logs.sh: unknown argument '$1' (see --help)"; exit 2 ;;
+  esac
+done
+[[ $mb =~ ^[1-9][0-9]*$ ]] || { say "logs.sh: --mb needs a positive number, got '$mb'"; exit 2; }
+[[ $reps =~ ^[1-9][0-9]*$ ]] || { say "logs.sh: --reps needs a positive number, got '$reps'"; exit 2; }
+[[ $(id -u) == 0 ]] || { say "logs.sh: needs root"; exit 1; }
+IFS=, read -r -a engine_list <<<"$engines"
+for e in "${engine_list[@]}"; do
+  case $e in bocker | docker) ;; *) say "logs.sh: unknown engine '$e' (bocker, docker)"; exit 2 ;; esac
+done
+[[ -r $alpine_tar ]] || { say "logs.sh: no Alpine rootfs at $alpine_tar (set ALPINE_TAR)"; exit 1; }
+[[ " ${engine_list[*]} " == *" bocker "* ]] && ensure_bocker_build
+
+work=$(mktemp -d /tmp/bocker-bench-logs.XXXXXX)
+trap 'engines_cleanup; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+
+bytes=$((mb * 1048576))
+line="bocker log capture benchmark: 0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJ"  # 79 + \n
+writer="yes '$line' | head -c $bytes"
+
+active=()
+for e in "${engine_list[@]}"; do
+  if "${e}_setup" --no-bridge; then active+=("$e"); else say "skipping $e: ${skip_reason[$e]}"; fi
+done
+((${#active[@]})) || { say "no engine could run"; exit 1; }
+machine=$(machine_line)
+say "machine: $machine"
+for e in "${active[@]}"; do say "$e: ${version[$e]}"; done
+
+daemon_pids() {
+  case $1 in
+    bocker) echo "$bocker_pid" ;;
+    docker) echo "$docker_pid $(docker_containerd_pid) $(docker_shim_pids | tr '\n' ' ')" ;;
+  esac
+}
+# iso8601 -> epoch seconds (fractional); empty when unparsable or zero.
+epoch() { python3 -c '
+import sys, datetime
+t = sys.argv[1].strip()
+if not t or t.startswith("0001-"):
+    sys.exit(0)
+d, _, frac = t.rstrip("Z").partition(".")
+base = datetime.datetime.strptime(d, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
+print("%.6f" % (base + float("0." + (frac or "0"))))' "$1"; }
+
+# one ENGINE KIND REP: KIND is capture (stdout to the engine) or devnull (writer only).
+one() {
+  local e=$1 kind=$2 rep=$3 cmd=$writer id t0 t1 c0 c1 st fi dur logb lp code
+  [[ $kind == devnull ]] && cmd="$writer >/dev/null"
+  c0=$(cpu_s $(daemon_pids "$e"))
+  t0=$(now)
+  id=$("${e}_cmd" run -d --network none "$bench_image" sh -c "$cmd")
+  code=$("${e}_cmd" wait "$id")
+  t1=$(now)
+  c1=$(cpu_s $(daemon_pids "$e"))  # docker's shim lives until rm: its CPU is counted
+  st=$(epoch "$("${e}_cmd" inspect -f '{{.State.StartedAt}}' "$id")")
+  fi=$(epoch "$("${e}_cmd" inspect -f '{{.State.FinishedAt}}' "$id")")
+  if [[ -n $st && -n $fi ]]; then dur=$(python3 -c "print(f'{$fi - $st:.3f}')"); else dur=""; fi
+  logb=0
+  if [[ $kind == capture ]]; then
+    lp=$("${e}_cmd" inspect -f '{{.LogPath}}' "$id" 2>/dev/null || true)
+    if [[ -n $lp && -f $lp ]]; then
+      logb=$(du -b --apparent-size "$lp"* | awk '{s += $1} END {print s + 0}')
+    elif [[ $e == bocker ]]; then
+      logb=$(find "$work/bocker-root" -path "*$id*" -type f -name '*log*' -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+    fi
+  fi
+  "${e}_cmd" rm -f "$id" >/dev/null
+  local wall cpu
+  wall=$(elapsed "$t0" "$t1")
+  cpu=$(python3 -c "print(f'{$c1 - $c0:.2f}')")
+  echo "$e,$kind,$rep,$wall,$dur,$cpu,$logb,$code" >>"$raw"
+  say "round $rep: $e $kind: wall ${wall}s, StartedAt..FinishedAt ${dur:-?}s, daemon CPU ${cpu}s, log ${logb} bytes, exit $code"
+}
+
+raw=$work/raw.csv
+echo "engine,kind,rep,wall_s,run_s,daemon_cpu_s,log_bytes,exit" >"$raw"
+for ((r = 1; r <= reps; r++)); do
+  for e in "${active[@]}"; do
+    one "$e" devnull "$r"
+    one "$e" capture "$r"
+  done
+done
+
+mkdir -p "$results"
+versions=$(for e in "${active[@]}"; do printf '%s\t%s\n' "$e" "${version[$e]}"; done)
+python3 - "$here/bench/lib" "$raw" "$results" "$machine" "$versions" "$bytes" "$reps" <<'PY'
+import csv, shutil, sys
+sys.path.insert(0, sys.argv[1])
+from benchstats import describe, fmt, text_table, md_table, target_check, write_summary
+raw, results, machine, versions, nbytes, reps = sys.argv[2:]
+versions = dict(l.split("\t", 1) for l in versions.splitlines() if l)
+nbytes = int(nbytes)
+mbytes = nbytes / 1e6
+rows = list(csv.DictReader(open(raw)))
+engines = list(dict.fromkeys(r["engine"] for r in rows))
+
+def dur(r):  # the container's own run time when inspect gave it, else the wall time
+    return float(r["run_s"]) if r["run_s"] else float(r["wall_s"])
+
+st = {}
+for e in engines:
+    for kind in ("capture", "devnull"):
+        rs = [r for r in rows if r["engine"] == e and r["kind"] == kind and r["exit"] == "0"]
+        st[(e, kind)] = {"rate": describe([mbytes / dur(r) for r in rs]),
+                         "cpu": describe([float(r["daemon_cpu_s"]) for r in rs]),
+                         "wall": describe([float(r["wall_s"]) for r in rs]),
+                         "log": describe([int(r["log_bytes"]) for r in rs]),
+                         "dur": describe([dur(r) for r in rs])}
+b = st.get(("bocker", "capture"), {}).get("rate", {}).get("median")
+d = st.get(("docker", "capture"), {}).get("rate", {}).get("median")
+ratio = b / d if (b and d) else None
+hdr = ["engine", "stdout to", "MB/s median", "p10", "p90", "run s", "wall s", "daemon CPU s", "daemon CPU %",
+       "log on disk MB", "of writer rate"]
+table, summary = [], []
+for e in engines:
+    w = st[(e, "devnull")]["rate"]["median"]
+    for kind in ("capture", "devnull"):
+        s = st[(e, kind)]
+        cpu_pct = 100 * s["cpu"]["median"] / s["dur"]["median"] if s["dur"]["median"] else None
+        of_w = s["rate"]["median"] / w if (w and s["rate"]["median"]) else None
+        table.append([e, "engine log" if kind == "capture" else "/dev/null (writer only)",
+                      fmt(s["rate"]["median"], "{:.0f}"), fmt(s["rate"]["p10"], "{:.0f}"), fmt(s["rate"]["p90"], "{:.0f}"),
+                      fmt(s["dur"]["median"], "{:.2f}"), fmt(s["wall"]["median"], "{:.2f}"),
+                      fmt(s["cpu"]["median"], "{:.2f}"), fmt(cpu_pct, "{:.0f}"),
+                      fmt(s["log"]["median"] / 1e6, "{:.0f}") if kind == "capture" else "-",
+                      fmt(of_w, "{:.2f}")])
+    c = st[(e, "capture")]["rate"]
+    summary.append({"benchmark": f"logs: {nbytes >> 20} MiB of stdout captured", "engine": e, "unit": "MB/s",
+                    "median": None if c["median"] is None else round(c["median"], 1),
+                    "p10": None if c["p10"] is None else round(c["p10"], 1),
+                    "p90": None if c["p90"] is None else round(c["p90"], 1), "n": c["n"],
+                    "ratio": None if (e == "bocker" or ratio is None) else round(ratio, 2),
+                    "ratio_of": "" if (e == "bocker" or ratio is None) else "bocker/docker (rate)",
+                    "target": ">= 20" if e == "docker" else "",
+                    "met": target_check(ratio, ">=", 20) if e == "docker" else "",
+                    "note": f"writer alone {fmt(w, '{:.0f}')} MB/s"})
+notes = []
+if ratio is not None:
+    notes.append(f"bocker/docker capture rate = {ratio:.1f}x (target >= 20x): {target_check(ratio, '>=', 20)}")
+else:
+    notes.append("bocker/docker capture rate: not measured (an engine had no successful run)")
+bc, bw = st.get(("bocker", "capture")), st.get(("bocker", "devnull"))
+if bc and bw and bc["rate"]["median"] and bw["rate"]["median"]:
+    frac = bc["rate"]["median"] / bw["rate"]["median"]
+    cpu_pct = 100 * bc["cpu"]["median"] / bc["dur"]["median"]
+    verdict = ("the writer is the bottleneck" if frac >= 0.8 and cpu_pct < 90
+               else "the daemon (or the disk) is the bottleneck")
+    notes.append(f"bocker captures at {frac:.0%} of the writer's own rate with bockerd at {cpu_pct:.0f}% of one CPU: {verdict}")
+head = [f"machine: {machine}",
+        f"writer: `yes <79-char line> | head -c {nbytes}` in Alpine 3.20.3 (busybox), {nbytes / 1e6:.0f} MB; "
+        f"{reps} rounds alternating engines; rate = size / (FinishedAt - StartedAt)",
+        "docker: json-file log driver (default options); daemon CPU = dockerd + containerd + the container's shim"]
+head += [f"{e}: {v}" for e, v in versions.items()]
+print("\n" + "\n".join(head) + "\n")
+print(text_table(hdr, table))
+print("\n" + "\n".join(notes))
+shutil.copy(raw, f"{results}/logs.csv")
+write_summary(f"{results}/logs.summary.csv", summary)
+with open(f"{results}/logs.md", "w") as f:
+    f.write("# Log capture benchmark (bench/logs.sh)\n\n" + "\n".join(f"- {h}" for h in head) + "\n\n")
+    f.write(md_table(hdr, table) + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n")
+print(f"\nwrote {results}/logs.csv, logs.md and logs.summary.csv")
+PY
