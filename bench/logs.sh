@@ -86,7 +86,8 @@ one() {
   [[ $kind == devnull ]] && cmd="$writer >/dev/null"
   c0=$(cpu_s $(daemon_pids "$e"))
   t0=$(now)
-  id=$("${e}_cmd" run -d --network none "$bench_image" sh -c "$cmd")
+  # Same CPU weight for both: bocker's default share (BOCKER_CPU_SHARE) is 512, docker's 1024.
+  id=$("${e}_cmd" run -d --network none --cpu-shares 1024 "$bench_image" sh -c "$cmd")
   code=$("${e}_cmd" wait "$id")
   t1=$(now)
   c1=$(cpu_s $(daemon_pids "$e"))  # docker's shim lives until rm: its CPU is counted
@@ -181,8 +182,12 @@ bc, bw = st.get(("bocker", "capture")), st.get(("bocker", "devnull"))
 if bc and bw and bc["rate"]["median"] and bw["rate"]["median"]:
     frac = bc["rate"]["median"] / bw["rate"]["median"]
     cpu_pct = 100 * bc["cpu"]["median"] / bc["dur"]["median"]
-    verdict = ("the writer is the bottleneck" if frac >= 0.8 and cpu_pct < 90
-               else "the daemon (or the disk) is the bottleneck")
+    if frac >= 0.8 and cpu_pct < 90:
+        verdict = "the writer is the bottleneck"
+    elif cpu_pct >= 90:
+        verdict = "bockerd's CPU is the bottleneck"
+    else:
+        verdict = "the capture path is the bottleneck though bockerd is mostly idle (latency: pipe reads, wakeups, disk)"
     notes.append(f"bocker captures at {frac:.0%} of the writer's own rate with bockerd at {cpu_pct:.0f}% of one CPU: {verdict}")
 head = [f"machine: {machine}",
         f"writer: `yes <79-char line> | head -c {nbytes}` in Alpine 3.20.3 (busybox), {nbytes / 1e6:.0f} MB; "

@@ -178,7 +178,7 @@ for (e, n), s in stats.items():
                     "n": s["n"], "ratio": None if peer_r is None else round(peer_r, 4),
                     "ratio_of": "" if peer_r is None else f"bocker/{e}",
                     "target": "<= 0.0667" if e == "docker" and peer_r is not None else "",
-                    "met": target_check(peer_r, "<=", 1 / 15) if e == "docker" else ""})
+                    "met": target_check(peer_r, "<=", 1 / 15) if e == "docker" and peer_r is not None else ""})
 
 ctable = []
 cb = next((int(r["ok"]) / float(r["seconds"]) for r in conc if r["engine"] == "bocker"), None)
