@@ -4,6 +4,7 @@
 #include "bocker/api/routes.hpp"
 #include "bocker/http/server.hpp"
 #include "bocker/metrics/metrics.hpp"
+#include "bocker/runtime/offload.hpp"
 
 namespace bocker::api {
 
@@ -69,9 +70,29 @@ void set_unsupported_fallback(http::Router& r) {
   });
 }
 
-void add_metrics_routes(http::Router& r, metrics::Metrics& m) {
-  r.get("/metrics", [&m](http::Request&, http::ResponseWriter& w) -> rt::Task<void> {
-    return w.send(http::Response::text(200, m.serialize(), std::string(metrics::kContentType)));
+namespace {
+
+// The registry and the runtime collector read loop-thread state (cheap): serialized here. The
+// container families read cgroup files and /proc/<pid>/net/dev (blocking): the snapshot is copied
+// from the records here, the reads and their text are done on a worker thread.
+rt::Task<void> serve_metrics(metrics::Metrics& m, const metrics::SnapshotFn& containers, http::ResponseWriter& w) {
+  std::string body = m.serialize();
+  if (containers) {
+    std::vector<metrics::ContainerSample> samples = containers();
+    std::string* out = &body;
+    const std::vector<metrics::ContainerSample>* in = &samples;
+    co_await rt::offload([out, in] { metrics::write_text(*out, metrics::collect_containers(*in)); });
+  }
+  co_await w.send(http::Response::text(200, std::move(body), std::string(metrics::kContentType)));
+}
+
+}  // namespace
+
+void add_metrics_routes(http::Router& r, metrics::Metrics& m, metrics::SnapshotFn containers) {
+  // The router keeps the handler (and `containers` in it) for as long as it serves.
+  r.get("/metrics", [&m, containers = std::move(containers)](http::Request&,
+                                                             http::ResponseWriter& w) -> rt::Task<void> {
+    return serve_metrics(m, containers, w);
   });
 }
 

@@ -14,6 +14,10 @@
 #include "bocker/runtime/event.hpp"
 #include "bocker/runtime/fd.hpp"
 
+namespace bocker::metrics {
+struct CgroupFiles;
+}
+
 namespace bocker::daemon {
 
 using nlohmann::json;
@@ -71,6 +75,7 @@ struct Container {
   std::string dir;
   // runtime only
   std::unique_ptr<cgroup::Cgroup> cg;
+  std::shared_ptr<const metrics::CgroupFiles> metric_files;  // container_metrics.cpp: cg's stat files
   Fd pidfd;
   Fd stdin_w;
   Fd log_fd;

@@ -24,6 +24,7 @@
 #include "bocker/daemon/image_service.hpp"
 #include "bocker/http/server.hpp"
 #include "bocker/image/ids.hpp"
+#include "bocker/metrics/container_collector.hpp"
 #include "bocker/registry/image_config.hpp"
 #include "bocker/registry/reference.hpp"
 #include "bocker/runtime/error.hpp"
@@ -260,6 +261,7 @@ rt::Task<json> ContainerService::create(json body, std::string name) {
 }
 
 rt::Task<void> ContainerService::start(std::string name) {
+  const auto start_begin = std::chrono::steady_clock::now();  // bocker_container_start_duration_seconds
   Container& c = find(name);
   if (c.running()) throw Error(Error::Kind::kConflict, "container " + c.id.substr(0, 12) + " is already running");
   if (c.status == "removing") throw conflict("container " + c.id.substr(0, 12) + " is being removed");
@@ -385,6 +387,10 @@ rt::Task<void> ContainerService::start(std::string name) {
   c.pidfd = std::move(sp.pidfd);
   c.pid = sp.pid;
   c.status = "running";
+  if (engine_metrics_ != nullptr) {
+    engine_metrics_->container_start->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_begin).count());
+  }
   c.error.clear();
   c.exit_code = 0;
   c.started_ns = now_ns();

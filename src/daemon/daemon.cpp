@@ -14,6 +14,7 @@
 #include "bocker/daemon/image_service.hpp"
 #include "bocker/build_info.hpp"
 #include "bocker/http/server.hpp"
+#include "bocker/metrics/container_collector.hpp"
 #include "bocker/metrics/metrics.hpp"
 #include "bocker/runtime/error.hpp"
 #include "bocker/runtime/file.hpp"
@@ -71,6 +72,7 @@ struct Daemon::Impl {
   RootLock lock;
   api::Context ctx;
   metrics::Metrics metrics;
+  metrics::EngineMetrics engine_metrics = metrics::make_engine_metrics(metrics);  // pulls, starts, logs
   std::unique_ptr<ImageService> images;
   std::unique_ptr<ContainerService> containers;
   std::unique_ptr<http::Server> api_server;
@@ -90,6 +92,8 @@ struct Daemon::Impl {
     ctx.images = images.get();
     containers = std::make_unique<ContainerService>(cfg.root, *images);
     ctx.containers = containers.get();
+    images->engine_metrics = &engine_metrics;
+    containers->set_engine_metrics(&engine_metrics);
   }
 
   http::ServerOptions server_options(std::string listen) {
@@ -127,7 +131,7 @@ rt::Task<void> Daemon::run(rt::SignalSet& signals) {
 
   if (!d.cfg.metrics_addr.empty()) {
     http::Router metrics_router;
-    api::add_metrics_routes(metrics_router, d.metrics);
+    api::add_metrics_routes(metrics_router, d.metrics, [&d] { return d.containers->samples(); });
     d.metrics_server = std::make_unique<http::Server>(d.server_options(metrics_listen(d.cfg.metrics_addr)),
                                                       std::move(metrics_router));
     d.metrics_server->listen();

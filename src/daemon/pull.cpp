@@ -12,6 +12,7 @@
 #include "bocker/daemon/image_service.hpp"
 #include "bocker/daemon/unpack.hpp"
 #include "bocker/image/ids.hpp"
+#include "bocker/metrics/container_collector.hpp"
 #include "bocker/registry/client.hpp"
 #include "bocker/registry/manifest.hpp"
 #include "bocker/registry/reference.hpp"
@@ -51,6 +52,7 @@ struct Layer {
 
 struct Job {
   ImageService* svc = nullptr;
+  const metrics::EngineMetrics* metrics = nullptr;  // null: not measured
   registry::RegistryClient* client = nullptr;
   std::string repo;
   std::deque<Layer> layers;  // stable addresses: tasks hold references
@@ -93,6 +95,7 @@ rt::Task<void> download_worker(Job& job) {
     sink.write = [&job, &l](std::span<const std::byte> data) {
       l.queue.emplace_back(reinterpret_cast<const char*>(data.data()), data.size());
       l.downloaded += static_cast<std::int64_t>(data.size());
+      if (job.metrics != nullptr) job.metrics->layer_download_bytes->Increment(static_cast<double>(data.size()));
       if (worth_reporting(l.downloaded, l.reported_download, l.desc.size)) {
         l.reported_download = l.downloaded;
         job.say_progress(l, "Downloading", l.downloaded);
@@ -139,6 +142,7 @@ rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent, bool ordered) {
     // A failure to inflate or extract is only reported once the whole blob has been hashed: a
     // corrupt download then says "failed verification" rather than whatever the decoder hit.
     std::exception_ptr unpack_error;
+    std::uint64_t extracted = 0;  // uncompressed bytes already counted in bocker_layer_extract_bytes_total
     for (;;) {
       while (l.queue.empty() && !l.download_done && !job.error) co_await l.wake.wait();
       if (job.error) co_return;
@@ -164,6 +168,10 @@ rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent, bool ordered) {
         for (; i < batch.size(); ++i) u->hash_only(std::as_bytes(std::span(batch[i].data(), batch[i].size())));
       });
       l.fed += static_cast<std::int64_t>(bytes);
+      if (job.metrics != nullptr && u->uncompressed_bytes() > extracted) {
+        job.metrics->layer_extract_bytes->Increment(static_cast<double>(u->uncompressed_bytes() - extracted));
+        extracted = u->uncompressed_bytes();
+      }
       if (!unpack_error && worth_reporting(l.fed, l.reported_extract, l.desc.size)) {
         l.reported_extract = l.fed;
         job.say_progress(l, "Extracting", l.fed);
@@ -237,6 +245,7 @@ rt::Task<void> run_job(Job& job, bool ordered, unsigned downloads) {
 }  // namespace
 
 rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress) {
+  const auto pull_begin = std::chrono::steady_clock::now();  // bocker_image_pull_duration_seconds
   registry::Reference ref = registry::parse_reference(req.reference);
   registry::Platform want = req.platform.empty() ? registry::default_platform() : registry::parse_platform(req.platform);
   const std::string what = ref.digest.empty() ? ref.tag : ref.digest;
@@ -309,6 +318,7 @@ rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress
 
   Job job;
   job.svc = this;
+  job.metrics = engine_metrics;
   job.client = client;
   job.repo = ref.path;
   job.progress = progress;
@@ -381,6 +391,13 @@ rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress
   }
   image::ImageStore& store = images_;
   co_await rt::offload([&store, &rec] { store.put(rec); });
+  if (engine_metrics != nullptr) {
+    std::uint64_t bytes = 0;
+    for (const auto& l : job.layers) bytes += static_cast<std::uint64_t>(l.downloaded);
+    engine_metrics->observe_pull(ref.domain,
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - pull_begin).count(),
+                                 bytes);
+  }
   progress({{"status", "Digest: " + manifest_digest}});
   progress({{"status", std::string(had_image ? "Status: Image is up to date for " : "Status: Downloaded newer image for ") +
                            ref.familiar()}});

@@ -160,117 +160,124 @@ std::uint64_t weight_to_shares(std::uint64_t weight) {
   return 2 + ((weight - 1) * 262142) / 9999;
 }
 
+}  // namespace
+
+std::vector<prometheus::MetricFamily> collect_containers(const std::vector<ContainerSample>& containers,
+                                                         const ContainerCollectorOptions& opts) {
+  std::vector<prometheus::MetricFamily> fams(kFamCount);
+  for (int i = 0; i < kFamCount; ++i) {
+    fams[i].name = kFams[i].name;
+    fams[i].help = kFams[i].help;
+    fams[i].type = kFams[i].counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+    fams[i].metric.reserve(i == kState ? containers.size() * kContainerStates.size() : containers.size());
+  }
+  double now =
+      opts.now ? opts.now()
+               : std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+
+  // Buffers reused across containers: the file text and the by-basename map parse_stats wants
+  // (values emptied rather than erased: an empty file parses like a missing one).
+  std::string buf;
+  std::map<std::string, std::string> by_name;
+  std::string net_path;
+
+  for (const ContainerSample& c : containers) {
+    std::vector<Label> labels = {{"id", c.id}, {"image", c.image}, {"name", c.name}};
+    auto put = [&](int fam, double v) {
+      auto& m = fams[fam].metric.emplace_back();
+      m.label = labels;
+      if (kFams[fam].counter) {
+        m.counter.value = v;
+      } else {
+        m.gauge.value = v;
+      }
+    };
+
+    std::uint64_t oom = c.oom_events;
+    if (c.cgroup) {
+      for (auto& [name, text] : by_name) text.clear();
+      std::uint64_t cpu_shares = 0;
+      bool any = false;
+      for (const std::string& path : c.cgroup->files) {
+        if (!read_into(path.c_str(), buf)) continue;
+        any = true;
+        std::string_view base = basename(path);
+        if (base == "cpu.shares") {
+          cpu_shares = to_u64(buf);
+        } else if (base == "cpu.weight") {
+          cpu_shares = weight_to_shares(to_u64(buf));
+        } else {
+          auto it = by_name.find(std::string(base));
+          if (it == by_name.end()) it = by_name.emplace(std::string(base), std::string()).first;
+          it->second.swap(buf);
+        }
+      }
+      if (any) {
+        cgroup::Stats s =
+            c.cgroup->version == 2 ? cgroup::parse_stats_v2(by_name) : cgroup::parse_stats_v1(by_name);
+        put(kCpuTotal, static_cast<double>(s.cpu_usage_ns) / 1e9);
+        put(kCpuUser, static_cast<double>(s.cpu_user_ns) / 1e9);
+        put(kCpuSystem, static_cast<double>(s.cpu_system_ns) / 1e9);
+        put(kMemUsage, static_cast<double>(s.memory_usage));
+        put(kMemWorkingSet, static_cast<double>(s.memory_working_set));
+        put(kMemRss, static_cast<double>(s.memory_rss));
+        put(kMemCache, static_cast<double>(s.memory_cache));
+        put(kMemLimit, static_cast<double>(s.memory_limit));
+        put(kCpuShares, static_cast<double>(cpu_shares));
+        put(kProcesses, static_cast<double>(s.pids_current));
+        put(kFsReads, static_cast<double>(s.io_read_bytes));
+        put(kFsWrites, static_cast<double>(s.io_write_bytes));
+        oom = std::max(oom, s.oom_events);
+        put(kOom, static_cast<double>(oom));
+      }
+    }
+
+    if (c.pid > 0 && c.own_netns) {
+      net_path.assign(opts.proc_root);
+      net_path += '/';
+      net_path += std::to_string(c.pid);
+      net_path += "/net/dev";
+      if (read_into(net_path.c_str(), buf)) {
+        parse_net_dev(buf, [&](const NetDev& d) {
+          auto add = [&](int fam, std::uint64_t v) {
+            auto& m = fams[fam].metric.emplace_back();
+            m.label = labels;
+            m.label.push_back({"interface", std::string(d.name)});
+            m.counter.value = static_cast<double>(v);
+          };
+          add(kNetRxBytes, d.rx_bytes);
+          add(kNetTxBytes, d.tx_bytes);
+          add(kNetRxPackets, d.rx_packets);
+          add(kNetTxPackets, d.tx_packets);
+          add(kNetRxErrors, d.rx_errors);
+          add(kNetTxErrors, d.tx_errors);
+        });
+      }
+    }
+
+    if (c.start_time > 0) put(kStartTime, c.start_time);
+    put(kLastSeen, now);
+    for (std::string_view st : kContainerStates) {
+      auto& m = fams[kState].metric.emplace_back();
+      m.label = labels;
+      m.label.push_back({"state", std::string(st)});
+      m.gauge.value = st == c.state ? 1 : 0;
+    }
+    put(kRestarts, c.restarts);
+    put(kExitCode, c.exit_code);
+  }
+  return fams;
+}
+
+namespace {
+
 class ContainerCollector : public prometheus::Collectable {
  public:
   ContainerCollector(SnapshotFn snapshot, ContainerCollectorOptions opts)
       : snapshot_(std::move(snapshot)), opts_(std::move(opts)) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
-    std::vector<ContainerSample> containers = snapshot_();
-    std::vector<prometheus::MetricFamily> fams(kFamCount);
-    for (int i = 0; i < kFamCount; ++i) {
-      fams[i].name = kFams[i].name;
-      fams[i].help = kFams[i].help;
-      fams[i].type = kFams[i].counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
-      fams[i].metric.reserve(i == kState ? containers.size() * kContainerStates.size() : containers.size());
-    }
-    double now =
-        opts_.now
-            ? opts_.now()
-            : std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-
-    // Buffers reused across containers: the file text and the by-basename map parse_stats wants
-    // (values emptied rather than erased: an empty file parses like a missing one).
-    std::string buf;
-    std::map<std::string, std::string> by_name;
-    std::string net_path;
-
-    for (const ContainerSample& c : containers) {
-      std::vector<Label> labels = {{"id", c.id}, {"image", c.image}, {"name", c.name}};
-      auto put = [&](int fam, double v) {
-        auto& m = fams[fam].metric.emplace_back();
-        m.label = labels;
-        if (kFams[fam].counter) {
-          m.counter.value = v;
-        } else {
-          m.gauge.value = v;
-        }
-      };
-
-      std::uint64_t oom = c.oom_events;
-      if (c.cgroup) {
-        for (auto& [name, text] : by_name) text.clear();
-        std::uint64_t cpu_shares = 0;
-        bool any = false;
-        for (const std::string& path : c.cgroup->files) {
-          if (!read_into(path.c_str(), buf)) continue;
-          any = true;
-          std::string_view base = basename(path);
-          if (base == "cpu.shares") {
-            cpu_shares = to_u64(buf);
-          } else if (base == "cpu.weight") {
-            cpu_shares = weight_to_shares(to_u64(buf));
-          } else {
-            auto it = by_name.find(std::string(base));
-            if (it == by_name.end()) it = by_name.emplace(std::string(base), std::string()).first;
-            it->second.swap(buf);
-          }
-        }
-        if (any) {
-          cgroup::Stats s =
-              c.cgroup->version == 2 ? cgroup::parse_stats_v2(by_name) : cgroup::parse_stats_v1(by_name);
-          put(kCpuTotal, static_cast<double>(s.cpu_usage_ns) / 1e9);
-          put(kCpuUser, static_cast<double>(s.cpu_user_ns) / 1e9);
-          put(kCpuSystem, static_cast<double>(s.cpu_system_ns) / 1e9);
-          put(kMemUsage, static_cast<double>(s.memory_usage));
-          put(kMemWorkingSet, static_cast<double>(s.memory_working_set));
-          put(kMemRss, static_cast<double>(s.memory_rss));
-          put(kMemCache, static_cast<double>(s.memory_cache));
-          put(kMemLimit, static_cast<double>(s.memory_limit));
-          put(kCpuShares, static_cast<double>(cpu_shares));
-          put(kProcesses, static_cast<double>(s.pids_current));
-          put(kFsReads, static_cast<double>(s.io_read_bytes));
-          put(kFsWrites, static_cast<double>(s.io_write_bytes));
-          oom = std::max(oom, s.oom_events);
-          put(kOom, static_cast<double>(oom));
-        }
-      }
-
-      if (c.pid > 0 && c.own_netns) {
-        net_path.assign(opts_.proc_root);
-        net_path += '/';
-        net_path += std::to_string(c.pid);
-        net_path += "/net/dev";
-        if (read_into(net_path.c_str(), buf)) {
-          parse_net_dev(buf, [&](const NetDev& d) {
-            auto add = [&](int fam, std::uint64_t v) {
-              auto& m = fams[fam].metric.emplace_back();
-              m.label = labels;
-              m.label.push_back({"interface", std::string(d.name)});
-              m.counter.value = static_cast<double>(v);
-            };
-            add(kNetRxBytes, d.rx_bytes);
-            add(kNetTxBytes, d.tx_bytes);
-            add(kNetRxPackets, d.rx_packets);
-            add(kNetTxPackets, d.tx_packets);
-            add(kNetRxErrors, d.rx_errors);
-            add(kNetTxErrors, d.tx_errors);
-          });
-        }
-      }
-
-      if (c.start_time > 0) put(kStartTime, c.start_time);
-      put(kLastSeen, now);
-      for (std::string_view st : kContainerStates) {
-        auto& m = fams[kState].metric.emplace_back();
-        m.label = labels;
-        m.label.push_back({"state", std::string(st)});
-        m.gauge.value = st == c.state ? 1 : 0;
-      }
-      put(kRestarts, c.restarts);
-      put(kExitCode, c.exit_code);
-    }
-    return fams;
+    return collect_containers(snapshot_(), opts_);
   }
 
  private:

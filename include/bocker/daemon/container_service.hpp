@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "bocker/api/backend.hpp"
 #include "bocker/runtime/scope.hpp"
@@ -15,6 +16,10 @@
 namespace bocker::cgroup {
 class Manager;
 }
+namespace bocker::metrics {
+struct ContainerSample;
+struct EngineMetrics;
+}  // namespace bocker::metrics
 
 namespace bocker::daemon {
 
@@ -41,6 +46,11 @@ class ContainerService final : public api::ContainerBackend {
   rt::Task<void> resize(std::string name, int h, int w) override;
   int count_running() const override;
   int count_all() const override;
+  // container_metrics.cpp: every container for the /metrics collector. On the loop thread; cheap
+  // (copies of the records' fields, no file I/O).
+  std::vector<metrics::ContainerSample> samples() const;
+  // Start latency and captured log bytes go to `m` (owned by the daemon, outlives the service).
+  void set_engine_metrics(const metrics::EngineMetrics* m) { engine_metrics_ = m; }
 
   bool image_in_use(const std::string& image_id) const;
   // Kills nothing (containers outlive the daemon); stops supervising. Call before the loop ends.
@@ -59,6 +69,7 @@ class ContainerService final : public api::ContainerBackend {
   std::map<std::string, std::string> names_;  // name (without '/') -> id
   std::unique_ptr<cgroup::Manager> cgroups_;  // null when the host has no usable cgroups
   std::set<std::string> cgroup_parents_;      // <hierarchy>/bocker dirs, removed at shutdown when empty
+  const metrics::EngineMetrics* engine_metrics_ = nullptr;  // null: not measured
   rt::TaskScope supervisors_;
 };
 

@@ -16,6 +16,9 @@
 #include "bocker/registry/image_config.hpp"
 #include "bocker/storage/driver.hpp"
 
+namespace bocker::metrics {
+struct EngineMetrics;
+}
 namespace bocker::registry {
 class CurlLoop;
 class RegistryClient;
@@ -51,6 +54,8 @@ class ImageService final : public api::ImageBackend {
   image::ContentStore& content() noexcept { return content_; }
   // Set by the container service: is an image used by a container (rmi refuses unless forced)?
   std::function<bool(const std::string& image_id)> image_in_use;
+  // Set by the daemon: pulls and layer bytes are counted there (null: not measured).
+  const metrics::EngineMetrics* engine_metrics = nullptr;
   // Stops registry transfers (cancels their sockets); call on the loop thread before shutdown.
   void shutdown();
 

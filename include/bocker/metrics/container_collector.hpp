@@ -71,6 +71,12 @@ struct ContainerCollectorOptions {
 std::shared_ptr<prometheus::Collectable> container_collector(SnapshotFn snapshot,
                                                              ContainerCollectorOptions options = {});
 
+// What one Collect() of container_collector() returns, for a snapshot taken by the caller: lets a
+// daemon take the snapshot on its loop thread and do the (blocking) reads on a worker thread.
+// Touches nothing but `containers`, the files and the clock: safe to run on several threads at once.
+std::vector<prometheus::MetricFamily> collect_containers(const std::vector<ContainerSample>& containers,
+                                                         const ContainerCollectorOptions& options = {});
+
 // Metric families the engine updates as things happen (registered on a Metrics registry).
 struct EngineMetrics {
   prometheus::Family<prometheus::Histogram>* pull_duration = nullptr;  // {registry}
