@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <string>
 
+#include "bocker/net/cidr.hpp"
+#include "bocker/net/network.hpp"
 #include "bocker/runtime/error.hpp"
 #include "bocker/runtime/file.hpp"
 
@@ -27,6 +29,8 @@ std::string usage() {
          "  --insecure-registry HOST[:PORT]  talk plain HTTP to this registry (repeatable; localhost and\n"
          "                        127.0.0.0/8 always are)\n"
          "  --max-concurrent-downloads N  layers downloaded in parallel per pull (default 4)\n"
+         "  -b, --bridge NAME     bridge for containers' default network (default bridge0); none: no bridge\n"
+         "  --bridge-subnet CIDR  the bridge's IPv4 subnet (default 10.201.0.0/16)\n"
          "  -v, --version         print the version and exit\n"
          "  -h, --help            print this help and exit\n";
 }
@@ -84,6 +88,33 @@ Config parse_args(const std::vector<std::string>& args) {
         c.max_concurrent_downloads = static_cast<unsigned>(n);
       } catch (const std::logic_error&) {
         throw invalid("bockerd: --max-concurrent-downloads must be a number from 1 to 64, got '" + v + "'");
+      }
+    } else if (flag == "-b" || flag == "--bridge") {
+      c.bridge = need();
+      if (c.bridge != "none") {
+        net::NetworkConfig nc;
+        nc.bridge = c.bridge;
+        try {
+          nc.validate();
+        } catch (const Error& e) {
+          throw invalid("bockerd: --bridge: " + std::string(e.what()));
+        }
+      }
+    } else if (flag == "--bridge-subnet") {
+      c.bridge_subnet = need();
+      try {
+        if (!net::Cidr::parse(c.bridge_subnet).usable_for_bridge()) throw invalid("prefix must be at most /30");
+      } catch (const Error& e) {
+        throw invalid("bockerd: --bridge-subnet '" + c.bridge_subnet + "': " + e.what());
+      }
+    } else if (flag == "--nft-table") {  // hidden: tests keep away from the real table
+      c.nft_table = need();
+      net::NetworkConfig nc;
+      nc.nft_table = c.nft_table;
+      try {
+        nc.validate();
+      } catch (const Error& e) {
+        throw invalid("bockerd: --nft-table: " + std::string(e.what()));
       }
     } else if (flag == "--workers") {
       std::string v = need();

@@ -1,5 +1,6 @@
 #include "bocker/daemon/container_service.hpp"
 #include "container_record.hpp"
+#include "container_network.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -50,6 +51,8 @@ rt::Task<json> ContainerService::list(bool all) {
       status = "Up " + human_ago(c->started_ns);
     } else if (c->status == "created") {
       status = "Created";
+    } else if (c->status == "restarting") {
+      status = "Restarting (" + std::to_string(c->exit_code) + ") " + human_ago(c->finished_ns) + " ago";
     } else {
       status = "Exited (" + std::to_string(c->exit_code) + ") " + human_ago(c->finished_ns) + " ago";
     }
@@ -63,11 +66,11 @@ rt::Task<json> ContainerService::list(bool all) {
                    {"Created", c->created_ns / 1'000'000'000},
                    {"State", c->status == "removing" ? "removing" : c->status},
                    {"Status", status},
-                   {"Ports", json::array()},
+                   {"Ports", NetworkManager::ports(*c)},
                    {"Labels", c->config.value("Labels", json::object())},
-                   {"Mounts", json::array()},
+                   {"Mounts", volume::mounts_api(c->mounts)},
                    {"HostConfig", {{"NetworkMode", c->host_config.value("NetworkMode", "default")}}},
-                   {"NetworkSettings", {{"Networks", json::object()}}}});
+                   {"NetworkSettings", {{"Networks", NetworkManager::list_networks(*c)}}}});
   }
   co_return out;
 }
@@ -88,7 +91,7 @@ rt::Task<json> ContainerService::inspect(std::string name) {
        {{"Status", c.status},
         {"Running", c.running()},
         {"Paused", false},
-        {"Restarting", false},
+        {"Restarting", c.status == "restarting"},
         {"OOMKilled", c.oom_killed},
         {"Dead", false},
         {"Pid", c.pid},
@@ -110,9 +113,9 @@ rt::Task<json> ContainerService::inspect(std::string name) {
       {"AppArmorProfile", ""},
       {"HostConfig", hc},
       {"GraphDriver", {{"Name", images_.driver_name()}, {"Data", {{"MergedDir", c.rootfs}}}}},
-      {"Mounts", json::array()},
+      {"Mounts", volume::mounts_api(c.mounts)},
       {"Config", c.config},
-      {"NetworkSettings", {{"Networks", json::object()}, {"Ports", json::object()}, {"IPAddress", ""}}},
+      {"NetworkSettings", NetworkManager::settings(c)},
   };
 }
 

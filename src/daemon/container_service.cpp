@@ -1,5 +1,7 @@
 #include "bocker/daemon/container_service.hpp"
 #include "container_record.hpp"
+#include "container_network.hpp"
+#include "container_logs.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -47,19 +49,8 @@ ContainerService::ContainerService(std::string root, ImageService& images)
     log_line(std::string("containers: no cgroups, limits will not be applied: ") + e.what());
   }
   images_.image_in_use = [this](const std::string& id) { return image_in_use(id); };
-  if (cgroups_) {
-    // Cgroups left by a crash: empty ones go (one with processes stays, removal fails quietly).
-    try {
-      for (const std::string& id : cgroups_->list()) {
-        try {
-          cgroups_->open(id)->remove();
-        } catch (const std::exception&) {
-        }
-      }
-    } catch (const std::exception& e) {
-      log_line(std::string("containers: cannot list leftover cgroups: ") + e.what());
-    }
-  }
+  network_ = std::make_unique<NetworkManager>();  // bridge set up by configure_network()
+  // Leftover cgroups are swept by restore(), once it knows which containers still run.
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
     std::string path = entry.path().string() + "/config.json";
@@ -76,14 +67,18 @@ ContainerService::ContainerService(std::string root, ImageService& images)
       c->host_config = j.value("HostConfig", json::object());
       c->argv = j.value("Argv", std::vector<std::string>{});
       c->status = j.value("Status", "exited");
-      if (c->status == "running" || c->status == "removing") c->status = "exited";
+      if (c->status == "removing") c->status = "exited";  // "running": restore() re-adopts or marks exited
+      c->pid = j.value("Pid", 0);
+      c->pid_start = j.value("PidStartTime", std::uint64_t{0});
       c->exit_code = j.value("ExitCode", 0);
       c->oom_killed = j.value("OOMKilled", false);
       c->error = j.value("Error", "");
       c->started_ns = j.value("StartedAt", std::int64_t{0});
       c->finished_ns = j.value("FinishedAt", std::int64_t{0});
       c->restart_count = j.value("RestartCount", 0);
+      c->manual_stop = j.value("ManualStop", false);
       c->rootfs = j.value("Rootfs", "");
+      c->mounts = volume::mounts_from_json(j.value("Mounts", json::array()));
       c->dir = entry.path().string();
       names_[c->name] = c->id;
       by_id_[c->id] = std::move(c);
@@ -173,6 +168,9 @@ rt::Task<json> ContainerService::create(json body, std::string name) {
   if (net != "default" && net != "bridge" && net != "none" && net != "host") {
     throw invalid("network " + net + " not found");
   }
+  NetworkManager::validate(body, hc);  // port bindings and exposed ports (container_network.cpp)
+  validate_restart_policy(hc);  // container_restart.cpp
+  parse_log_config(hc);  // 400 for a bad HostConfig.LogConfig (container_logs.cpp)
 
   // Config: the request over the image's defaults.
   json cfg = json::object();
@@ -204,6 +202,8 @@ rt::Task<json> ContainerService::create(json body, std::string name) {
   if (!cfg.contains("Tty")) cfg["Tty"] = false;
   if (!cfg.contains("OpenStdin")) cfg["OpenStdin"] = false;
   if (!cfg.contains("Labels")) cfg["Labels"] = json::object();
+  std::vector<std::string> new_volumes;  // created for this container: removed again on failure
+  std::vector<volume::MountPoint> mounts = co_await create_mounts(hc, cfg, icfg.volumes, new_volumes);
 
   auto c = std::make_unique<Container>();
   do {
@@ -225,6 +225,7 @@ rt::Task<json> ContainerService::create(json body, std::string name) {
   c->config = cfg;
   c->host_config = hc;
   c->argv = argv;
+  c->mounts = std::move(mounts);
   c->dir = root_ + "/" + c->id;
   names_[name] = c->id;  // reserve the name while the rootfs is made
   Container& ref = *c;
@@ -255,6 +256,7 @@ rt::Task<json> ContainerService::create(json body, std::string name) {
       std::error_code ec;
       std::filesystem::remove_all(dir, ec);
     });
+    co_await drop_volumes(new_volumes, id);
     std::rethrow_exception(e);
   }
   co_return json{{"Id", ref.id}, {"Warnings", json::array()}};
@@ -265,6 +267,7 @@ rt::Task<void> ContainerService::start(std::string name) {
   Container& c = find(name);
   if (c.running()) throw Error(Error::Kind::kConflict, "container " + c.id.substr(0, 12) + " is already running");
   if (c.status == "removing") throw conflict("container " + c.id.substr(0, 12) + " is being removed");
+  c.manual_stop = false;
   bool tty = c.tty();
   bool open_stdin = c.config.value("OpenStdin", false);
   std::string net = c.host_config.value("NetworkMode", "default");
@@ -281,8 +284,10 @@ rt::Task<void> ContainerService::start(std::string name) {
   spec.hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   spec.hostname_file = spec.hostname + "\n";
   spec.tty = tty;
+  spec.extra_mounts = co_await start_mounts(c);  // container_volumes.cpp
 
-  Pipe out, err, in;
+  Pipe in;
+  CaptureFds cap;  // stdout/stderr FIFOs in the state dir (container_logs.hpp: why)
   Fd pty_slave;
   if (tty) {
     int m = -1, s = -1;
@@ -293,10 +298,6 @@ rt::Task<void> ContainerService::start(std::string name) {
     ::fcntl(s, F_SETFD, FD_CLOEXEC);
     spec.stdin_fd = spec.stdout_fd = spec.stderr_fd = s;
   } else {
-    out = Pipe::make("stdout");
-    err = Pipe::make("stderr");
-    spec.stdout_fd = out.w.get();
-    spec.stderr_fd = err.w.get();
     if (open_stdin) {
       in = Pipe::make("stdin");
       spec.stdin_fd = in.r.get();
@@ -304,12 +305,16 @@ rt::Task<void> ContainerService::start(std::string name) {
   }
   // File work off the loop: the host's resolv.conf and the log file.
   {
-    std::string log_path = c.dir + "/container.log";
-    Fd* log_fd = &c.log_fd;
-    co_await rt::offload([&spec, &log_path, log_fd] {
+    Container* cp = &c;
+    co_await rt::offload([&spec, &cap, cp, tty] {
       spec.resolv_conf = host_resolv_conf();
-      if (!*log_fd) *log_fd = open_log(log_path);
+      open_log_file(*cp);
+      if (!tty) cap = open_capture(cp->dir);
     });
+    if (!tty) {
+      spec.stdout_fd = cap.out_w.get();
+      spec.stderr_fd = cap.err_w.get();
+    }
   }
 
   // The cgroup: limits written before the process runs; v2 clones straight into it, v1 moves
@@ -350,16 +355,21 @@ rt::Task<void> ContainerService::start(std::string name) {
   container::Spawned sp;
   std::optional<container::SpawnError> failed;
   try {
+    co_await network_->prepare(c, spec);  // address, host ports, /etc/hosts (container_network.cpp)
+    NetworkManager* nm = network_.get();
+    ContainerNet* cn = c.net.get();
     cgroup::Cgroup* cg = c.cg.get();
     bool move_after_clone = cg != nullptr && spec.cgroup_fd < 0;
-    sp = co_await rt::offload([&spec, cg, move_after_clone] {
+    sp = co_await rt::offload([&spec, cg, move_after_clone, nm, cn] {
       std::function<void(pid_t)> gate;
       if (move_after_clone) gate = [cg](pid_t pid) { cg->add_process(pid); };
+      if (cn != nullptr) gate = nm->chain_gate(std::move(gate), cn);  // veth or lo, DNAT rules
       return container::spawn(spec, gate);
     });
   } catch (const container::SpawnError& e) {
     failed = e;
   }
+  if (failed) co_await network_->teardown(c);
   if (failed && c.cg) {
     cgroup::Cgroup* cg = c.cg.get();
     co_await rt::offload([cg] {
@@ -378,7 +388,7 @@ rt::Task<void> ContainerService::start(std::string name) {
     c.exited.notify_all();
     std::string message = std::string("failed to create task for container: ") + failed->what() + ": unknown";
     if (c.host_config.value("AutoRemove", false)) {
-      co_await remove(c.id, true, false);  // --rm: the CLI waits for condition=removed
+      co_await remove(c.id, true, true);  // --rm: the CLI waits for condition=removed
     } else {
       co_await save(c);
     }
@@ -386,6 +396,11 @@ rt::Task<void> ContainerService::start(std::string name) {
   }
   c.pidfd = std::move(sp.pidfd);
   c.pid = sp.pid;
+  c.pid_start = process_start_time(sp.pid);  // container_restore.cpp
+  c.adopted = false;
+  c.out_r = std::move(cap.out_r);
+  c.err_r = std::move(cap.err_r);
+  cap = CaptureFds{};  // the container holds its ends: EOF comes when it and its children are gone
   c.status = "running";
   if (engine_metrics_ != nullptr) {
     engine_metrics_->container_start->Observe(
@@ -410,53 +425,18 @@ rt::Task<void> ContainerService::start(std::string name) {
   // The client's stdin ended before the start: the container sees EOF after the buffered bytes.
   if (c.stdin_closed && !tty) c.stdin_w.reset();
   c.stdin_closed = false;
+  co_await network_->activate(c);  // port proxies
   co_await save(c);
 
-  // The supervisor owns the read ends.
-  struct Streams {
-    Fd out, err;
-  };
-  auto streams = std::make_shared<Streams>();
-  if (!tty) {
-    streams->out = std::move(out.r);
-    streams->err = std::move(err.r);
-  }
-  supervisors_.spawn([](ContainerService& self, Container& ct, std::shared_ptr<Streams> st) -> rt::Task<void> {
-    auto reader = [](ContainerService& s, Container& k, int fd, int stream) -> rt::Task<void> {
-      std::vector<char> buf(64 * 1024);
-      for (;;) {
-        int n = co_await rt::read(fd, buf.data(), static_cast<unsigned>(buf.size()));
-        if (n == -EINTR || n == -EAGAIN) continue;
-        if (n <= 0) break;  // EOF, EIO on a pty whose slave closed, or cancelled
-        co_await s.record(k, stream, std::string_view(buf.data(), static_cast<std::size_t>(n)));
-      }
-    };
-    rt::TaskScope readers;
-    if (ct.tty()) {
-      readers.spawn(reader(self, ct, ct.pty_master.get(), kStdout));
-    } else {
-      readers.spawn(reader(self, ct, st->out.get(), kStdout));
-      readers.spawn(reader(self, ct, st->err.get(), kStderr));
-    }
-    co_await self.supervise(ct);
-    // Output written just before the exit is still in the pipes: read to EOF, but don't wait
-    // forever on a pipe a daemonised grandchild keeps open.
-    auto drain = [](rt::TaskScope& r) -> rt::Task<void> { co_await r.join(); };
-    try {
-      co_await rt::with_timeout(drain(readers), std::chrono::seconds(2));
-    } catch (const Error&) {
-    }
-    readers.cancel();
-    co_await readers.join();
-    co_await self.destroy(ct);
-  }(*this, c, streams));
+  supervisors_.spawn(supervisor(c));
 }
 
 rt::Task<void> ContainerService::supervise(Container& c) {
   rt::ExitStatus st;
   try {
-    st = co_await rt::wait_exit(c.pidfd.get());
+    st = co_await wait_process_exit(c);  // container_restore.cpp: reaps a child, polls an adopted one
   } catch (const std::exception& e) {
+    if (c.detached) co_return;  // daemon shutdown: the container keeps running
     log_line("container " + c.id.substr(0, 12) + ": wait: " + e.what());
     st.code = 255;
   }
@@ -492,12 +472,14 @@ rt::Task<void> ContainerService::destroy(Container& c) {
     });
     c.cg.reset();
   }
+  co_await network_->teardown(c);  // proxies, DNAT rules, veth, address
   c.status = "exited";
   c.stdin_w.reset();
   c.pty_master.reset();
   co_await save(c);
   c.exited.notify_all();
   c.output.notify_all();
+  if (co_await restart_by_policy(c)) co_return;  // container_restart.cpp
   if (c.host_config.value("AutoRemove", false)) {
     try {
       co_await remove(c.id, true, true);
@@ -509,6 +491,8 @@ rt::Task<void> ContainerService::destroy(Container& c) {
 
 rt::Task<void> ContainerService::stop(std::string name, int timeout_s) {
   Container& c = find(name);
+  c.manual_stop = true;  // no restart by policy
+  c.restart_wake.notify_all();
   if (!c.running()) co_return;  // docker answers 304; the CLI treats both as success
   int sig = SIGTERM;
   std::string ss = c.config.value("StopSignal", "");
@@ -534,6 +518,8 @@ rt::Task<void> ContainerService::stop(std::string name, int timeout_s) {
 rt::Task<void> ContainerService::kill(std::string name, std::string signal) {
   Container& c = find(name);
   int sig = parse_signal(signal);
+  c.manual_stop = true;  // no restart by policy
+  c.restart_wake.notify_all();
   if (!c.running() || !c.pidfd) throw conflict("Container " + c.id + " is not running");
   int rc = rt::pidfd_kill(c.pidfd.get(), sig);
   if (rc < 0 && rc != -ESRCH) throw SystemError(-rc, "kill", "container " + c.id);
@@ -550,7 +536,7 @@ rt::Task<void> ContainerService::restart(std::string name, int timeout_s) {
   co_await start(c.id);
 }
 
-rt::Task<void> ContainerService::remove(std::string name, bool force, bool /*volumes*/) {
+rt::Task<void> ContainerService::remove(std::string name, bool force, bool volumes) {
   Container& c = find(name);
   if (c.status == "removing") co_return;
   if (c.running()) {
@@ -562,6 +548,8 @@ rt::Task<void> ContainerService::remove(std::string name, bool force, bool /*vol
     while (c.running() || c.pid != 0) co_await c.exited.wait();
   }
   c.status = "removing";
+  c.restart_wake.notify_all();
+  co_await network_->forget(c);
   std::string id = c.id, dir = c.dir;
   c.log_fd.reset();
   storage::Driver& drv = images_.driver();
@@ -575,6 +563,7 @@ rt::Task<void> ContainerService::remove(std::string name, bool force, bool /*vol
     std::filesystem::remove_all(dir, ec);
     if (ec) throw SystemError(ec.value(), "remove", dir);
   });
+  if (volumes) co_await remove_anonymous_volumes(c);  // rm -v, --rm (container_volumes.cpp)
   names_.erase(c.name);
   c.gone = true;
   c.removed.notify_all();
@@ -590,8 +579,10 @@ rt::Task<void> ContainerService::remove(std::string name, bool force, bool /*vol
 }
 
 rt::Task<void> ContainerService::shutdown() {
+  for (auto& [id, c] : by_id_) c->detached = true;  // live restore: supervisors leave the processes alone
   supervisors_.cancel();
   co_await supervisors_.join();
+  co_await network_->shutdown();  // port proxies close; rules and veths stay with the containers
   // The empty <hierarchy>/bocker parents go too (one still holding a container stays).
   for (const auto& dir : cgroup_parents_) ::rmdir(dir.c_str());
 }

@@ -11,6 +11,8 @@
 
 #include "bocker/api/routes.hpp"
 #include "bocker/daemon/container_service.hpp"
+#include "bocker/volume/service.hpp"
+#include "bocker/volume/store.hpp"
 #include "bocker/daemon/image_service.hpp"
 #include "bocker/build_info.hpp"
 #include "bocker/http/server.hpp"
@@ -74,7 +76,9 @@ struct Daemon::Impl {
   metrics::Metrics metrics;
   metrics::EngineMetrics engine_metrics = metrics::make_engine_metrics(metrics);  // pulls, starts, logs
   std::unique_ptr<ImageService> images;
+  std::unique_ptr<volume::Store> volume_store;
   std::unique_ptr<ContainerService> containers;
+  std::unique_ptr<volume::Service> volumes;
   std::unique_ptr<http::Server> api_server;
   std::unique_ptr<http::Server> metrics_server;
 
@@ -90,7 +94,11 @@ struct Daemon::Impl {
     io.max_concurrent_downloads = cfg.max_concurrent_downloads;
     images = std::make_unique<ImageService>(io);
     ctx.images = images.get();
+    volume_store = std::make_unique<volume::Store>(cfg.root);
     containers = std::make_unique<ContainerService>(cfg.root, *images);
+    containers->set_volume_store(volume_store.get());
+    volumes = std::make_unique<volume::Service>(
+        *volume_store, [this](const std::string& name) { return containers->volume_users(name); });
     ctx.containers = containers.get();
     images->engine_metrics = &engine_metrics;
     containers->set_engine_metrics(&engine_metrics);
@@ -121,6 +129,7 @@ rt::Task<void> Daemon::run(rt::SignalSet& signals) {
   api::add_system_routes(api_router, d.ctx);
   api::add_image_routes(api_router, *d.images);
   api::add_container_routes(api_router, *d.containers);
+  api::add_volume_routes(api_router, *d.volumes);
   api::set_unsupported_fallback(api_router);
   d.api_server = std::make_unique<http::Server>(d.server_options(d.cfg.host), std::move(api_router));
   d.api_server->listen();
@@ -142,6 +151,9 @@ rt::Task<void> Daemon::run(rt::SignalSet& signals) {
            ", root " + d.cfg.root + ", storage " + d.images->driver_name() + (rt::Loop::current().has_waitid() ? ", io_uring waitid" : ", pidfd poll"));
 
   rt::TaskScope scope;
+  co_await d.containers->restore();  // live restore: re-adopt containers that outlived the last daemon
+  co_await d.containers->configure_network(d.cfg.bridge, d.cfg.bridge_subnet, d.cfg.nft_table);
+  d.containers->restart_on_daemon_start();  // restart policies always / unless-stopped
   scope.spawn(d.api_server->serve());
   if (d.metrics_server) scope.spawn(d.metrics_server->serve());
 

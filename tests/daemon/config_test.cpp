@@ -42,6 +42,34 @@ TEST(DaemonConfig, BadValuesNameTheProblem) {
   expect_invalid({"--metrics-addr", "9323"}, "HOST:PORT");
 }
 
+TEST(DaemonConfig, BridgeFlags) {
+  auto d = parse_args({});
+  EXPECT_EQ(d.bridge, "bridge0");
+  EXPECT_EQ(d.bridge_subnet, "10.201.0.0/16");
+  EXPECT_EQ(d.nft_table, "");
+  auto c = parse_args({"--bridge", "bkd42", "--bridge-subnet=10.203.4.0/24", "--nft-table", "bocker_t42"});
+  EXPECT_EQ(c.bridge, "bkd42");
+  EXPECT_EQ(c.bridge_subnet, "10.203.4.0/24");
+  EXPECT_EQ(c.nft_table, "bocker_t42");
+  EXPECT_EQ(parse_args({"-b", "none"}).bridge, "none");
+
+  auto expect_invalid = [](std::vector<std::string> args, const std::string& needle) {
+    try {
+      parse_args(args);
+      ADD_FAILURE() << "accepted " << args[0] << " " << args[1];
+    } catch (const bocker::Error& e) {
+      EXPECT_EQ(e.kind(), bocker::Error::Kind::kInvalid);
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_invalid({"--bridge", "a-name-longer-than-15"}, "invalid bridge name");
+  expect_invalid({"--bridge", "bad/name"}, "invalid bridge name");
+  expect_invalid({"--bridge-subnet", "10.203.0.1/16"}, "--bridge-subnet '10.203.0.1/16'");
+  expect_invalid({"--bridge-subnet", "10.203.0.0/31"}, "at most /30");
+  expect_invalid({"--bridge-subnet", "nonsense"}, "--bridge-subnet");
+  expect_invalid({"--nft-table", "no spaces"}, "invalid nftables table name");
+}
+
 TEST(RootLock, SecondHolderIsRefusedAndReleasedOnDestruction) {
   char tmpl[] = "/tmp/bocker-lock-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);

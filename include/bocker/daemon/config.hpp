@@ -16,6 +16,12 @@ struct Config {
   std::string storage_driver;  // "" = btrfs when the root is on btrfs, else overlay2
   std::vector<std::string> insecure_registries;
   unsigned max_concurrent_downloads = 4;
+  // Bridge network: interface name ("none": no bridge, default-mode containers get an empty
+  // netns), its subnet, and the nftables table (family ip) it owns ("" = derived from the bridge:
+  // "bocker" for bridge0, "bocker_<bridge>" otherwise).
+  std::string bridge = "bridge0";
+  std::string bridge_subnet = "10.201.0.0/16";
+  std::string nft_table;
   bool help = false;
   bool version = false;
 };

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "bocker/api/backend.hpp"
+#include "bocker/container/spawn.hpp"
 #include "bocker/runtime/scope.hpp"
+#include "bocker/volume/mounts.hpp"
 
 namespace bocker::cgroup {
 class Manager;
@@ -25,6 +27,8 @@ namespace bocker::daemon {
 
 class ImageService;
 struct Container;
+struct Exec;
+class NetworkManager;
 
 class ContainerService final : public api::ContainerBackend {
  public:
@@ -44,6 +48,15 @@ class ContainerService final : public api::ContainerBackend {
   rt::Task<void> attach(std::string name, api::AttachOptions opts, http::Request& req, http::ResponseWriter& w) override;
   rt::Task<void> logs(std::string name, api::LogsOptions opts, http::ResponseWriter& w) override;
   rt::Task<void> resize(std::string name, int h, int w) override;
+  rt::Task<std::string> exec_create(std::string name, api::ExecCreateRequest req) override;  // container_exec.cpp
+  rt::Task<void> exec_start(std::string exec_id, bool detach, http::Request& req, http::ResponseWriter& w) override;
+  rt::Task<nlohmann::json> exec_inspect(std::string exec_id) override;
+  rt::Task<void> exec_resize(std::string exec_id, int h, int w) override;
+  rt::Task<void> stats(std::string name, bool stream, bool one_shot, http::ResponseWriter& w) override;  // container_stats.cpp
+  rt::Task<std::string> commit(api::CommitRequest req) override;  // image_commit.cpp
+  // container_restart.cpp: starts the `always` (and not manually stopped `unless-stopped`)
+  // containers that are not running. Call on the loop once the API is up.
+  void restart_on_daemon_start();
   int count_running() const override;
   int count_all() const override;
   // container_metrics.cpp: every container for the /metrics collector. On the loop thread; cheap
@@ -53,15 +66,45 @@ class ContainerService final : public api::ContainerBackend {
   void set_engine_metrics(const metrics::EngineMetrics* m) { engine_metrics_ = m; }
 
   bool image_in_use(const std::string& image_id) const;
+  // Volumes (container_volumes.cpp): the store the containers' volumes live in (owned by the
+  // daemon, outlives the service), and the ids of the containers that mount volume `name`.
+  void set_volume_store(volume::Store* store) { volumes_ = store; }
+  std::vector<std::string> volume_users(const std::string& name) const;
   // Kills nothing (containers outlive the daemon); stops supervising. Call before the loop ends.
   rt::Task<void> shutdown();
+  // Live restore (container_restore.cpp), once on the loop before serving: re-adopts the
+  // containers recorded as running whose process still lives (same pid and start time), resumes
+  // their log capture and supervision; marks the others exited and sweeps leftover cgroups.
+  rt::Task<void> restore();
+  // Bridge networking (container_network.cpp), once on the loop after restore(): creates the
+  // bridge, sweeps what containers that are not running left, re-adopts the running ones'
+  // endpoints and port proxies. A failure is logged; bridge-mode starts then fail with it.
+  // bridge "none": no bridge; nft_table "" = derived from the bridge name.
+  rt::Task<void> configure_network(std::string bridge, std::string subnet, std::string nft_table);
 
  private:
   Container& find(const std::string& name_or_id) const;
   rt::Task<void> supervise(Container& c);
+  rt::Task<void> supervisor(Container& c);  // capture, supervise, drain, destroy (container_restore.cpp)
   rt::Task<void> record(Container& c, int stream, std::string_view data);
   rt::Task<void> save(Container& c);
   rt::Task<void> destroy(Container& c);
+  // container_restart.cpp: after an exit, restarts `c` if its policy says so (waiting out the
+  // backoff). True when the container was restarted or the wait ended it.
+  rt::Task<bool> restart_by_policy(Container& c);
+  std::pair<Container*, std::shared_ptr<Exec>> find_exec(const std::string& exec_id) const;
+  // container_volumes.cpp: validates HostConfig's mounts and the image's volumes, creates the
+  // volumes they need (removed again on failure); the created names go to `created`.
+  rt::Task<std::vector<volume::MountPoint>> create_mounts(const nlohmann::json& host_config,
+                                                           const nlohmann::json& config,
+                                                           std::vector<std::string> image_volumes,
+                                                           std::vector<std::string>& created);
+  // Removes volumes `names` unless another container uses them (on a failed create or rm -v).
+  rt::Task<void> drop_volumes(std::vector<std::string> names, std::string except_id);
+  // What spawn() mounts for `c` (sources checked, -v host directories made again).
+  rt::Task<std::vector<container::Mount>> start_mounts(const Container& c);
+  // rm -v / --rm: the container's anonymous volumes go.
+  rt::Task<void> remove_anonymous_volumes(const Container& c);
 
   std::string root_;
   ImageService& images_;
@@ -69,7 +112,9 @@ class ContainerService final : public api::ContainerBackend {
   std::map<std::string, std::string> names_;  // name (without '/') -> id
   std::unique_ptr<cgroup::Manager> cgroups_;  // null when the host has no usable cgroups
   std::set<std::string> cgroup_parents_;      // <hierarchy>/bocker dirs, removed at shutdown when empty
+  std::unique_ptr<NetworkManager> network_;  // container_network.cpp
   const metrics::EngineMetrics* engine_metrics_ = nullptr;  // null: not measured
+  volume::Store* volumes_ = nullptr;                        // container_volumes.cpp
   rt::TaskScope supervisors_;
 };
 
