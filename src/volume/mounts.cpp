@@ -93,6 +93,31 @@ MountPoint MountPoint::from_json(const json& j) {
   return m;
 }
 
+json mounts_to_json(const std::vector<MountPoint>& mounts) {
+  json out = json::array();
+  for (const auto& m : mounts) out.push_back(m.to_json());
+  return out;
+}
+
+json mounts_api(const std::vector<MountPoint>& mounts) {
+  json out = json::array();
+  for (const auto& m : mounts) out.push_back(m.to_api());
+  return out;
+}
+
+std::vector<MountPoint> mounts_from_json(const json& j) {
+  std::vector<MountPoint> out;
+  if (!j.is_array()) return out;
+  for (const auto& e : j) {
+    try {
+      MountPoint m = MountPoint::from_json(e);
+      if (!m.type.empty() && !m.destination.empty()) out.push_back(std::move(m));
+    } catch (const std::exception&) {
+    }
+  }
+  return out;
+}
+
 json MountPoint::to_api() const {
   json j = {{"Type", type}, {"Source", source}, {"Destination", destination}, {"Mode", mode},
             {"RW", rw},     {"Propagation", propagation}};

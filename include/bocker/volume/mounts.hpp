@@ -37,6 +37,10 @@ struct MountPoint {
   bool operator==(const MountPoint&) const = default;
 };
 
+nlohmann::json mounts_to_json(const std::vector<MountPoint>& mounts);
+std::vector<MountPoint> mounts_from_json(const nlohmann::json& j);  // skips malformed entries
+nlohmann::json mounts_api(const std::vector<MountPoint>& mounts);   // container inspect/list "Mounts"
+
 // "/a/./b/../c/" -> "/a/c". Throws invalid() for a relative path, "/" or a NUL byte.
 std::string clean_destination(std::string_view path, std::string_view type = "bind");
 

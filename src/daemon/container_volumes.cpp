@@ -1,0 +1,97 @@
+// A container's mounts: validated and materialized at create (volumes created on first use,
+// removed again when the create fails), checked and handed to spawn() at start, anonymous
+// volumes removed with `rm -v` / --rm, and which containers use a volume.
+#include <algorithm>
+
+#include "bocker/daemon/container_service.hpp"
+#include "bocker/daemon/daemon.hpp"
+#include "bocker/runtime/error.hpp"
+#include "bocker/runtime/offload.hpp"
+#include "bocker/volume/store.hpp"
+#include "container_record.hpp"
+
+namespace bocker::daemon {
+
+using nlohmann::json;
+
+std::vector<std::string> ContainerService::volume_users(const std::string& name) const {
+  std::vector<std::string> out;
+  for (const auto& [id, c] : by_id_) {
+    bool uses = std::any_of(c->mounts.begin(), c->mounts.end(),
+                            [&name](const volume::MountPoint& m) { return m.type == "volume" && m.name == name; });
+    if (uses) out.push_back(id);
+  }
+  return out;
+}
+
+rt::Task<std::vector<volume::MountPoint>> ContainerService::create_mounts(const json& hc, const json& config,
+                                                                           std::vector<std::string> image_volumes,
+                                                                           std::vector<std::string>& created) {
+  if (auto it = config.find("Volumes"); it != config.end() && !it->is_null()) {
+    if (!it->is_object()) throw invalid("Config.Volumes must be an object of paths");
+    for (auto v = it->begin(); v != it->end(); ++v) {
+      if (std::find(image_volumes.begin(), image_volumes.end(), v.key()) == image_volumes.end()) {
+        image_volumes.push_back(v.key());
+      }
+    }
+  }
+  // Pure validation first: nothing is created for a request with a bad mount.
+  // A missing VolumesFrom container is a 400, not a 404: the CLI answers a 404 from create with
+  // an image pull.
+  std::vector<volume::MountPoint> mounts = volume::plan(hc, image_volumes, [this](const std::string& name) {
+    try {
+      return find(name).mounts;
+    } catch (const Error& e) {
+      if (e.kind() == Error::Kind::kNotFound) throw invalid(std::string(e.what()) + " (in HostConfig.VolumesFrom)");
+      throw;
+    }
+  });
+  if (mounts.empty()) co_return mounts;
+  bool needs_store = std::any_of(mounts.begin(), mounts.end(), [](const auto& m) { return m.type == "volume"; });
+  if (needs_store && volumes_ == nullptr) throw Error("volumes are not available in this daemon");
+  volume::Store* store = volumes_;
+  std::vector<std::string> made = co_await rt::offload([&mounts, store] {
+    if (store == nullptr) {  // binds and tmpfs only
+      volume::check_sources(mounts);
+      return std::vector<std::string>{};
+    }
+    return volume::materialize(mounts, *store);
+  });
+  created = made;
+  co_return mounts;
+}
+
+rt::Task<void> ContainerService::drop_volumes(std::vector<std::string> names, std::string except_id) {
+  if (volumes_ == nullptr) co_return;
+  for (const auto& n : names) {
+    std::vector<std::string> users = volume_users(n);
+    std::erase(users, except_id);
+    if (!users.empty()) {
+      log_line("volume " + n + " stays: used by " + users.front().substr(0, 12));
+      continue;
+    }
+    volume::Store* store = volumes_;
+    try {
+      co_await rt::offload([store, &n] { store->remove(n, true, {}); });
+    } catch (const std::exception& e) {
+      log_line("volume " + n + ": " + e.what());
+    }
+  }
+}
+
+rt::Task<std::vector<container::Mount>> ContainerService::start_mounts(const Container& c) {
+  if (c.mounts.empty()) co_return std::vector<container::Mount>{};
+  const std::vector<volume::MountPoint>& mounts = c.mounts;
+  co_await rt::offload([&mounts] { volume::check_sources(mounts); });
+  co_return volume::spawn_mounts(mounts);
+}
+
+rt::Task<void> ContainerService::remove_anonymous_volumes(const Container& c) {
+  std::vector<std::string> names;
+  for (const auto& m : c.mounts) {
+    if (m.type == "volume" && m.anonymous && !m.name.empty()) names.push_back(m.name);
+  }
+  co_await drop_volumes(std::move(names), c.id);
+}
+
+}  // namespace bocker::daemon
