@@ -54,19 +54,21 @@ std::vector<std::pair<std::string, std::string>> stop_query(const Context& ctx) 
 
 int run_stop(Context& ctx) {
   std::string q = build_query(stop_query(ctx));
-  return for_each_container(ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/stop" + q)); });
+  return for_each_container(
+      ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/stop" + q)); });
 }
 
 int run_restart(Context& ctx) {
   std::string q = build_query(stop_query(ctx));
-  return for_each_container(ctx,
-                            [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/restart" + q)); });
+  return for_each_container(
+      ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/restart" + q)); });
 }
 
 int run_kill(Context& ctx) {
   std::string q;
   if (ctx.flags.has("signal")) q = build_query({{"signal", ctx.flags.get_string("signal")}});
-  return for_each_container(ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/kill" + q)); });
+  return for_each_container(
+      ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/kill" + q)); });
 }
 
 int run_rm(Context& ctx) {
@@ -74,16 +76,19 @@ int run_rm(Context& ctx) {
   if (ctx.flags.get_bool("force")) q.emplace_back("force", "1");
   if (ctx.flags.get_bool("volumes")) q.emplace_back("v", "1");
   std::string query = build_query(q);
-  return for_each_container(ctx, [&](const std::string& n) { check(ctx.client().del(container_path(n) + query)); });
+  return for_each_container(
+      ctx, [&](const std::string& n) { check(ctx.client().del(container_path(n) + query)); });
 }
 
 int run_wait(Context& ctx) {
   bool failed = false;
   for (const auto& name : ctx.args) {
     try {
-      Hijacked h = ctx.client().open_stream(Request{.method = "POST", .path = container_path(name) + "/wait"});
+      Hijacked h =
+          ctx.client().open_stream(Request{.method = "POST", .path = container_path(name) + "/wait"});
       auto j = nlohmann::json::parse(read_body(h), nullptr, false);
-      if (!j.is_object() || !j.contains("StatusCode")) throw Error("unexpected answer to POST /containers/" + name + "/wait");
+      if (!j.is_object() || !j.contains("StatusCode"))
+        throw Error("unexpected answer to POST /containers/" + name + "/wait");
       ctx.out << j["StatusCode"].dump() << "\n";
     } catch (const DaemonError& e) {
       ctx.err << "Error response from daemon: " << e.what() << "\n";
@@ -121,9 +126,8 @@ int run_port(Context& ctx) {
     ctx.err << "Error: No public port '" << want << "' published for " << ctx.args[0] << "\n";
     return 1;
   }
-  std::stable_sort(lines.begin(), lines.end(), [](const auto& a, const auto& b) {
-    return std::stoi(a.first) < std::stoi(b.first);
-  });
+  std::stable_sort(lines.begin(), lines.end(),
+                   [](const auto& a, const auto& b) { return std::stoi(a.first) < std::stoi(b.first); });
   for (const auto& [port, host] : lines) ctx.out << (want.empty() ? port + " -> " : "") << host << "\n";
   return 0;
 }
@@ -166,21 +170,29 @@ nlohmann::json inspect_container(Context& ctx, const std::string& name) {
 }
 
 Command start_command() {
-  return Command{.name = "start",
-                 .summary = "Start one or more stopped containers",
-                 .usage = "[OPTIONS] CONTAINER [CONTAINER...]",
-                 .flags = {{.short_name = 'a', .long_name = "attach", .help = "Attach STDOUT/STDERR and forward signals"},
-                           {.short_name = 'i', .long_name = "interactive", .help = "Attach container's STDIN"}},
-                 .min_args = 1,
-                 .handler = run_start};
+  return Command{
+      .name = "start",
+      .summary = "Start one or more stopped containers",
+      .usage = "[OPTIONS] CONTAINER [CONTAINER...]",
+      .flags = {{.short_name = 'a',
+                 .long_name = "attach",
+                 .help = "Attach STDOUT/STDERR and forward signals"},
+                {.short_name = 'i', .long_name = "interactive", .help = "Attach container's STDIN"}},
+      .min_args = 1,
+      .handler = run_start};
 }
 
 Command stop_command() {
   return Command{.name = "stop",
                  .summary = "Stop one or more running containers",
                  .usage = "[OPTIONS] CONTAINER [CONTAINER...]",
-                 .flags = {{.short_name = 's', .long_name = "signal", .type = Type::kString, .help = "Signal to send to the container"},
-                           {.short_name = 't', .long_name = "time", .type = Type::kInt,
+                 .flags = {{.short_name = 's',
+                            .long_name = "signal",
+                            .type = Type::kString,
+                            .help = "Signal to send to the container"},
+                           {.short_name = 't',
+                            .long_name = "time",
+                            .type = Type::kInt,
                             .help = "Seconds to wait before killing the container"}},
                  .min_args = 1,
                  .handler = run_stop};
@@ -190,8 +202,13 @@ Command restart_command() {
   return Command{.name = "restart",
                  .summary = "Restart one or more containers",
                  .usage = "[OPTIONS] CONTAINER [CONTAINER...]",
-                 .flags = {{.short_name = 's', .long_name = "signal", .type = Type::kString, .help = "Signal to send to the container"},
-                           {.short_name = 't', .long_name = "time", .type = Type::kInt,
+                 .flags = {{.short_name = 's',
+                            .long_name = "signal",
+                            .type = Type::kString,
+                            .help = "Signal to send to the container"},
+                           {.short_name = 't',
+                            .long_name = "time",
+                            .type = Type::kInt,
                             .help = "Seconds to wait before killing the container"}},
                  .min_args = 1,
                  .handler = run_restart};
@@ -201,7 +218,9 @@ Command kill_command() {
   return Command{.name = "kill",
                  .summary = "Kill one or more running containers",
                  .usage = "[OPTIONS] CONTAINER [CONTAINER...]",
-                 .flags = {{.short_name = 's', .long_name = "signal", .type = Type::kString,
+                 .flags = {{.short_name = 's',
+                            .long_name = "signal",
+                            .type = Type::kString,
                             .help = "Signal to send to the container"}},
                  .min_args = 1,
                  .handler = run_kill};
@@ -211,9 +230,11 @@ Command rm_command() {
   return Command{.name = "rm",
                  .summary = "Remove one or more containers",
                  .usage = "[OPTIONS] CONTAINER [CONTAINER...]",
-                 .flags = {{.short_name = 'f', .long_name = "force",
+                 .flags = {{.short_name = 'f',
+                            .long_name = "force",
                             .help = "Force the removal of a running container (uses SIGKILL)"},
-                           {.short_name = 'v', .long_name = "volumes",
+                           {.short_name = 'v',
+                            .long_name = "volumes",
                             .help = "Remove anonymous volumes associated with the container"}},
                  .min_args = 1,
                  .handler = run_rm};
@@ -237,19 +258,26 @@ Command port_command() {
 }
 
 Command commit_command() {
-  return Command{.name = "commit",
-                 .summary = "Create a new image from a container's changes",
-                 .usage = "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
-                 .flags = {{.short_name = 'a', .long_name = "author", .type = Type::kString,
-                            .help = "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")"},
-                           {.short_name = 'c', .long_name = "change", .type = Type::kList,
-                            .help = "Apply Dockerfile instruction to the created image"},
-                           {.short_name = 'm', .long_name = "message", .type = Type::kString, .help = "Commit message"},
-                           {.short_name = 'p', .long_name = "pause", .help = "Pause container during commit",
-                            .default_value = "true"}},
-                 .min_args = 1,
-                 .max_args = 2,
-                 .handler = run_commit};
+  return Command{
+      .name = "commit",
+      .summary = "Create a new image from a container's changes",
+      .usage = "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+      .flags = {{.short_name = 'a',
+                 .long_name = "author",
+                 .type = Type::kString,
+                 .help = "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")"},
+                {.short_name = 'c',
+                 .long_name = "change",
+                 .type = Type::kList,
+                 .help = "Apply Dockerfile instruction to the created image"},
+                {.short_name = 'm', .long_name = "message", .type = Type::kString, .help = "Commit message"},
+                {.short_name = 'p',
+                 .long_name = "pause",
+                 .help = "Pause container during commit",
+                 .default_value = "true"}},
+      .min_args = 1,
+      .max_args = 2,
+      .handler = run_commit};
 }
 
 Command container_command() {
@@ -259,13 +287,13 @@ Command container_command() {
   };
   Command ls = renamed(ps_command(), "ls");
   ls.aliases = {"ps", "list"};
-  return Command{.name = "container",
-                 .summary = "Manage containers",
-                 .usage = "COMMAND",
-                 .subcommands = {commit_command(), create_command(), exec_command(), inspect_command(),
-                                 kill_command(), logs_command(), ls, port_command(), restart_command(),
-                                 rm_command(), run_command(), start_command(), stats_command(), stop_command(),
-                                 wait_command()}};
+  return Command{
+      .name = "container",
+      .summary = "Manage containers",
+      .usage = "COMMAND",
+      .subcommands = {commit_command(), create_command(), exec_command(), inspect_command(), kill_command(),
+                      logs_command(), ls, port_command(), restart_command(), rm_command(), run_command(),
+                      start_command(), stats_command(), stop_command(), wait_command()}};
 }
 
 }  // namespace bocker::cli

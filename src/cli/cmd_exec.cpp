@@ -38,7 +38,8 @@ int run_exec(Context& ctx) {
   Client& client = ctx.client();
   nlohmann::json created = client.post_json("/containers/" + url_encode(ctx.args[0]) + "/exec", body);
   std::string exec_id = json_str(created, "Id");
-  if (exec_id.empty()) throw Error("the daemon's answer to POST /containers/" + ctx.args[0] + "/exec has no Id");
+  if (exec_id.empty())
+    throw Error("the daemon's answer to POST /containers/" + ctx.args[0] + "/exec has no Id");
   std::string base = "/exec/" + url_encode(exec_id);
   if (detach) {
     client.post_json(base + "/start", {{"Detach", true}, {"Tty", tty}});
@@ -49,7 +50,8 @@ int run_exec(Context& ctx) {
   Hijacked conn = client.hijack(Request{.method = "POST", .path = base + "/start", .body = start.dump()});
   {
     RawTerminal raw(tty && interactive ? ctx.in_fd : -1);
-    pump(conn, PumpOptions{.stdin_fd = interactive ? ctx.in_fd : -1, .tty = tty}, OutputSinks{ctx.out, ctx.err});
+    pump(conn, PumpOptions{.stdin_fd = interactive ? ctx.in_fd : -1, .tty = tty},
+         OutputSinks{ctx.out, ctx.err});
   }
   nlohmann::json info = client.get_json(base + "/json");
   if (!info.contains("ExitCode") || !info["ExitCode"].is_number_integer()) return 0;
@@ -60,22 +62,28 @@ int run_exec(Context& ctx) {
 
 Command exec_command() {
   using Type = FlagSpec::Type;
-  return Command{.name = "exec",
-                 .summary = "Execute a command in a running container",
-                 .usage = "[OPTIONS] CONTAINER COMMAND [ARG...]",
-                 .flags = {{.short_name = 'd', .long_name = "detach", .help = "Detached mode: run command in the background"},
-                           {.short_name = 'e', .long_name = "env", .type = Type::kList, .help = "Set environment variables"},
-                           {.long_name = "env-file", .type = Type::kList, .help = "Read in a file of environment variables"},
-                           {.short_name = 'i', .long_name = "interactive", .help = "Keep STDIN open even if not attached"},
-                           {.long_name = "privileged", .help = "Give extended privileges to the command"},
-                           {.short_name = 't', .long_name = "tty", .help = "Allocate a pseudo-TTY"},
-                           {.short_name = 'u', .long_name = "user", .type = Type::kString,
-                            .help = "Username or UID (format: \"<name|uid>[:<group|gid>]\")"},
-                           {.short_name = 'w', .long_name = "workdir", .type = Type::kString,
-                            .help = "Working directory inside the container"}},
-                 .min_args = 2,
-                 .interspersed = false,
-                 .handler = run_exec};
+  return Command{
+      .name = "exec",
+      .summary = "Execute a command in a running container",
+      .usage = "[OPTIONS] CONTAINER COMMAND [ARG...]",
+      .flags =
+          {{.short_name = 'd', .long_name = "detach", .help = "Detached mode: run command in the background"},
+           {.short_name = 'e', .long_name = "env", .type = Type::kList, .help = "Set environment variables"},
+           {.long_name = "env-file", .type = Type::kList, .help = "Read in a file of environment variables"},
+           {.short_name = 'i', .long_name = "interactive", .help = "Keep STDIN open even if not attached"},
+           {.long_name = "privileged", .help = "Give extended privileges to the command"},
+           {.short_name = 't', .long_name = "tty", .help = "Allocate a pseudo-TTY"},
+           {.short_name = 'u',
+            .long_name = "user",
+            .type = Type::kString,
+            .help = "Username or UID (format: \"<name|uid>[:<group|gid>]\")"},
+           {.short_name = 'w',
+            .long_name = "workdir",
+            .type = Type::kString,
+            .help = "Working directory inside the container"}},
+      .min_args = 2,
+      .interspersed = false,
+      .handler = run_exec};
 }
 
 }  // namespace bocker::cli

@@ -65,8 +65,11 @@ Command inspect_command() {
                  .summary = "Return low-level information on Docker objects",
                  .usage = "[OPTIONS] NAME|ID [NAME|ID...]",
                  .flags = {format_flag(),
-                           {.short_name = 's', .long_name = "size", .help = "Display total file sizes if the type is container"},
-                           {.long_name = "type", .type = FlagSpec::Type::kString,
+                           {.short_name = 's',
+                            .long_name = "size",
+                            .help = "Display total file sizes if the type is container"},
+                           {.long_name = "type",
+                            .type = FlagSpec::Type::kString,
                             .help = "Only inspect objects of the given type (container, image, volume)"}},
                  .min_args = 1,
                  .handler = run_inspect};

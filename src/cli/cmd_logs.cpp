@@ -14,7 +14,8 @@ namespace {
 // "2024-01-02") or a duration before now ("10m", "1h30m", "42s"). Returns unix seconds as text.
 std::string timestamp_arg(const std::string& v, const char* flag, std::time_t now) {
   double d = 0;
-  if (auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d); ec == std::errc() && p == v.data() + v.size()) {
+  if (auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+      ec == std::errc() && p == v.data() + v.size()) {
     return v;
   }
   std::tm tm{};
@@ -55,8 +56,10 @@ int run_logs(Context& ctx) {
   if (ctx.flags.get_bool("follow")) q.emplace_back("follow", "1");
   if (ctx.flags.get_bool("timestamps")) q.emplace_back("timestamps", "1");
   std::time_t now = std::time(nullptr);
-  if (ctx.flags.has("since")) q.emplace_back("since", timestamp_arg(ctx.flags.get_string("since"), "--since", now));
-  if (ctx.flags.has("until")) q.emplace_back("until", timestamp_arg(ctx.flags.get_string("until"), "--until", now));
+  if (ctx.flags.has("since"))
+    q.emplace_back("since", timestamp_arg(ctx.flags.get_string("since"), "--since", now));
+  if (ctx.flags.has("until"))
+    q.emplace_back("until", timestamp_arg(ctx.flags.get_string("until"), "--until", now));
   q.emplace_back("tail", ctx.flags.get_string("tail", "all"));
   OutputSinks sinks{ctx.out, ctx.err};
   FrameDemuxer demux([&](StdStream s, std::string_view d) { sinks.write(s, d); });
@@ -84,13 +87,20 @@ Command logs_command() {
                  .usage = "[OPTIONS] CONTAINER",
                  .flags = {{.long_name = "details", .help = "Show extra details provided to logs"},
                            {.short_name = 'f', .long_name = "follow", .help = "Follow log output"},
-                           {.long_name = "since", .type = Type::kString,
-                            .help = "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)"},
-                           {.short_name = 'n', .long_name = "tail", .type = Type::kString,
-                            .help = "Number of lines to show from the end of the logs", .default_value = "\"all\""},
+                           {.long_name = "since",
+                            .type = Type::kString,
+                            .help = "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative "
+                                    "(e.g. \"42m\" for 42 minutes)"},
+                           {.short_name = 'n',
+                            .long_name = "tail",
+                            .type = Type::kString,
+                            .help = "Number of lines to show from the end of the logs",
+                            .default_value = "\"all\""},
                            {.short_name = 't', .long_name = "timestamps", .help = "Show timestamps"},
-                           {.long_name = "until", .type = Type::kString,
-                            .help = "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)"}},
+                           {.long_name = "until",
+                            .type = Type::kString,
+                            .help = "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or "
+                                    "relative (e.g. \"42m\" for 42 minutes)"}},
                  .min_args = 1,
                  .max_args = 1,
                  .handler = run_logs};

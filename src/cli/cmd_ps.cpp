@@ -85,9 +85,8 @@ std::string tabulate(const std::vector<std::vector<std::string>>& cells) {
   if (cells.empty()) return "";
   std::vector<std::size_t> width(cells.front().size(), 0);
   auto len = [](const std::string& s) {  // display width: UTF-8 code points
-    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-      return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-    }));
+    return static_cast<std::size_t>(std::count_if(
+        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
   };
   for (const auto& r : cells) {
     for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], len(r[i]));
@@ -149,15 +148,23 @@ std::string format_container_list(const nlohmann::json& containers, const PsOpti
       std::string label_text;
       if (labels.is_object()) {
         for (const auto& [k, v] : labels.items()) {
-          label_text += (label_text.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+          label_text +=
+              (label_text.empty() ? "" : ",") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
         }
       }
-      nlohmann::json j = {{"Command", command_cell}, {"CreatedAt", created_at(created)},
-                          {"ID", id},                {"Image", image},
-                          {"Labels", label_text},    {"Names", names},
-                          {"Ports", ports},          {"RunningFor", since},
-                          {"State", json_str(c, "State")}, {"Status", json_str(c, "Status")},
-                          {"Size", json_str(c, "SizeRw", "0B")}, {"Mounts", ""}, {"Networks", ""},
+      nlohmann::json j = {{"Command", command_cell},
+                          {"CreatedAt", created_at(created)},
+                          {"ID", id},
+                          {"Image", image},
+                          {"Labels", label_text},
+                          {"Names", names},
+                          {"Ports", ports},
+                          {"RunningFor", since},
+                          {"State", json_str(c, "State")},
+                          {"Status", json_str(c, "Status")},
+                          {"Size", json_str(c, "SizeRw", "0B")},
+                          {"Mounts", ""},
+                          {"Networks", ""},
                           {"LocalVolumes", "0"}};
       print_formatted(opts.format == "{{json .}}" ? "json" : opts.format, j, out);
       continue;
@@ -174,14 +181,24 @@ Command ps_command() {
       .name = "ps",
       .summary = "List containers",
       .usage = "[OPTIONS]",
-      .flags = {{.short_name = 'a', .long_name = "all", .help = "Show all containers (default shows just running)"},
-                {.short_name = 'f', .long_name = "filter", .type = Type::kList,
+      .flags = {{.short_name = 'a',
+                 .long_name = "all",
+                 .help = "Show all containers (default shows just running)"},
+                {.short_name = 'f',
+                 .long_name = "filter",
+                 .type = Type::kList,
                  .help = "Filter output based on conditions provided"},
-                {.long_name = "format", .type = Type::kString,
+                {.long_name = "format",
+                 .type = Type::kString,
                  .help = "Format output: 'table', 'json', '{{json .}}' or a template of {{.Field}}"},
-                {.short_name = 'n', .long_name = "last", .type = Type::kInt,
-                 .help = "Show n last created containers (includes all states)", .default_value = "-1"},
-                {.short_name = 'l', .long_name = "latest", .help = "Show the latest created container (includes all states)"},
+                {.short_name = 'n',
+                 .long_name = "last",
+                 .type = Type::kInt,
+                 .help = "Show n last created containers (includes all states)",
+                 .default_value = "-1"},
+                {.short_name = 'l',
+                 .long_name = "latest",
+                 .help = "Show the latest created container (includes all states)"},
                 {.long_name = "no-trunc", .help = "Don't truncate output"},
                 {.short_name = 'q', .long_name = "quiet", .help = "Only display container IDs"},
                 {.short_name = 's', .long_name = "size", .help = "Display total file sizes"}},

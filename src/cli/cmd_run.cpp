@@ -86,7 +86,8 @@ int run_run(Context& ctx) {
   }
   CreateRequest req = build_create_request(ctx.flags, ctx.args, detach, ctx.env);
   if (tty) {
-    if (auto size = terminal_size(STDOUT_FILENO)) req.body["HostConfig"]["ConsoleSize"] = {size->first, size->second};
+    if (auto size = terminal_size(STDOUT_FILENO))
+      req.body["HostConfig"]["ConsoleSize"] = {size->first, size->second};
   }
   std::string id;
   try {
@@ -107,11 +108,16 @@ int run_run(Context& ctx) {
 
 std::string signal_name(int sig) {
   switch (sig) {
-    case SIGINT: return "INT";
-    case SIGTERM: return "TERM";
-    case SIGHUP: return "HUP";
-    case SIGQUIT: return "QUIT";
-    default: return std::to_string(sig);
+    case SIGINT:
+      return "INT";
+    case SIGTERM:
+      return "TERM";
+    case SIGHUP:
+      return "HUP";
+    case SIGQUIT:
+      return "QUIT";
+    default:
+      return std::to_string(sig);
   }
 }
 
@@ -122,20 +128,22 @@ int start_error_code(const std::string& message) {
       message.find("no such file or directory") != std::string::npos) {
     return 127;
   }
-  if (message.find("permission denied") != std::string::npos || message.find("is a directory") != std::string::npos) {
+  if (message.find("permission denied") != std::string::npos ||
+      message.find("is a directory") != std::string::npos) {
     return 126;
   }
   return kExitUsage;
 }
 
-int attach_start_wait(Context& ctx, const std::string& id, bool tty, bool with_stdin, const std::string& wait_condition,
-                      bool start) {
+int attach_start_wait(Context& ctx, const std::string& id, bool tty, bool with_stdin,
+                      const std::string& wait_condition, bool start) {
   Client& client = ctx.client();
   std::string base = "/containers/" + url_encode(id);
   std::string query = "?stream=1&stdout=1&stderr=1";
   if (with_stdin) query += "&stdin=1";
   Hijacked conn = client.hijack(Request{.method = "POST", .path = base + "/attach" + query});
-  Hijacked wait = client.open_stream(Request{.method = "POST", .path = base + "/wait?condition=" + wait_condition});
+  Hijacked wait =
+      client.open_stream(Request{.method = "POST", .path = base + "/wait?condition=" + wait_condition});
   if (start) {
     Response r = client.post(base + "/start");
     if (!r.ok()) throw DaemonError(r.status, r.error_message());

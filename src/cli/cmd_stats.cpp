@@ -29,7 +29,8 @@ std::string percent(double v) {
   return buf;
 }
 
-std::vector<StatsRow> sample(Context& ctx, const std::vector<std::string>& names, bool no_trunc, bool& failed) {
+std::vector<StatsRow> sample(Context& ctx, const std::vector<std::string>& names, bool no_trunc,
+                             bool& failed) {
   std::vector<StatsRow> rows;
   for (const auto& n : names) {
     Response r = ctx.client().get("/containers/" + url_encode(n) + "/stats?stream=false");
@@ -39,7 +40,8 @@ std::vector<StatsRow> sample(Context& ctx, const std::vector<std::string>& names
       continue;
     }
     auto j = nlohmann::json::parse(r.body, nullptr, false);
-    if (j.is_discarded()) throw Error("invalid JSON in the daemon's answer to GET /containers/" + n + "/stats");
+    if (j.is_discarded())
+      throw Error("invalid JSON in the daemon's answer to GET /containers/" + n + "/stats");
     StatsRow row = stats_row(j);
     if (row.id.empty()) row.id = n;
     if (!no_trunc) row.id = row.id.substr(0, 12);
@@ -51,7 +53,8 @@ std::vector<StatsRow> sample(Context& ctx, const std::vector<std::string>& names
 int run_stats(Context& ctx) {
   std::vector<std::string> names = ctx.args;
   if (names.empty()) {
-    nlohmann::json list = ctx.client().get_json(ctx.flags.get_bool("all") ? "/containers/json?all=1" : "/containers/json");
+    nlohmann::json list =
+        ctx.client().get_json(ctx.flags.get_bool("all") ? "/containers/json?all=1" : "/containers/json");
     for (const auto& c : list) names.push_back(json_str(c, "Id"));
   }
   bool no_trunc = ctx.flags.get_bool("no-trunc");
@@ -76,15 +79,18 @@ StatsRow stats_row(const nlohmann::json& s) {
   row.id = json_str(s, "id");
   row.name = json_str(s, "name");
   if (!row.name.empty() && row.name.front() == '/') row.name.erase(0, 1);
-  double cpu_delta = num(s, {"cpu_stats", "cpu_usage", "total_usage"}) - num(s, {"precpu_stats", "cpu_usage", "total_usage"});
+  double cpu_delta = num(s, {"cpu_stats", "cpu_usage", "total_usage"}) -
+                     num(s, {"precpu_stats", "cpu_usage", "total_usage"});
   double sys_delta = num(s, {"cpu_stats", "system_cpu_usage"}) - num(s, {"precpu_stats", "system_cpu_usage"});
   double cpus = num(s, {"cpu_stats", "online_cpus"});
   if (cpus == 0 && s.contains("cpu_stats") && s["cpu_stats"].contains("cpu_usage")) {
     const auto& per = s["cpu_stats"]["cpu_usage"];
-    if (per.contains("percpu_usage") && per["percpu_usage"].is_array()) cpus = static_cast<double>(per["percpu_usage"].size());
+    if (per.contains("percpu_usage") && per["percpu_usage"].is_array())
+      cpus = static_cast<double>(per["percpu_usage"].size());
   }
   if (cpu_delta > 0 && sys_delta > 0) row.cpu_percent = cpu_delta / sys_delta * cpus * 100.0;
-  // Memory as docker counts it: usage less the inactive page cache (v1 total_inactive_file, v2 inactive_file).
+  // Memory as docker counts it: usage less the inactive page cache (v1 total_inactive_file, v2
+  // inactive_file).
   double usage = num(s, {"memory_stats", "usage"});
   double cache = num(s, {"memory_stats", "stats", "total_inactive_file"});
   if (cache == 0) cache = num(s, {"memory_stats", "stats", "inactive_file"});
@@ -125,13 +131,16 @@ std::string format_stats(const std::vector<StatsRow>& rows) {
 }
 
 Command stats_command() {
-  return Command{.name = "stats",
-                 .summary = "Display a live stream of container(s) resource usage statistics",
-                 .usage = "[OPTIONS] [CONTAINER...]",
-                 .flags = {{.short_name = 'a', .long_name = "all", .help = "Show all containers (default shows just running)"},
-                           {.long_name = "no-stream", .help = "Disable streaming stats and only pull the first result"},
-                           {.long_name = "no-trunc", .help = "Do not truncate output"}},
-                 .handler = run_stats};
+  return Command{
+      .name = "stats",
+      .summary = "Display a live stream of container(s) resource usage statistics",
+      .usage = "[OPTIONS] [CONTAINER...]",
+      .flags = {{.short_name = 'a',
+                 .long_name = "all",
+                 .help = "Show all containers (default shows just running)"},
+                {.long_name = "no-stream", .help = "Disable streaming stats and only pull the first result"},
+                {.long_name = "no-trunc", .help = "Do not truncate output"}},
+      .handler = run_stats};
 }
 
 }  // namespace bocker::cli

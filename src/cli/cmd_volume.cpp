@@ -20,8 +20,10 @@ int run_ls(Context& ctx) {
     if (quiet) {
       out += json_str(v, "Name") + "\n";
     } else if (!format.empty() && format != "table") {
-      nlohmann::json row = {{"Driver", json_str(v, "Driver")}, {"Name", json_str(v, "Name")},
-                            {"Mountpoint", json_str(v, "Mountpoint")}, {"Scope", json_str(v, "Scope")}};
+      nlohmann::json row = {{"Driver", json_str(v, "Driver")},
+                            {"Name", json_str(v, "Name")},
+                            {"Mountpoint", json_str(v, "Mountpoint")},
+                            {"Scope", json_str(v, "Scope")}};
       print_formatted(format == "{{json .}}" ? "json" : format, row, out);
     } else {
       cells.push_back({json_str(v, "Driver"), json_str(v, "Name")});
@@ -44,7 +46,8 @@ int run_create(Context& ctx) {
   std::string name = ctx.flags.get_string("name");
   if (!ctx.args.empty()) {
     if (!name.empty() && name != ctx.args[0]) {
-      throw UsageError("conflicting options: cannot specify a volume-name through both --name and as a positional arg");
+      throw UsageError(
+          "conflicting options: cannot specify a volume-name through both --name and as a positional arg");
     }
     name = ctx.args[0];
   }
@@ -99,11 +102,21 @@ Command volume_command() {
           {.name = "create",
            .summary = "Create a volume",
            .usage = "[OPTIONS] [VOLUME]",
-           .flags = {{.short_name = 'd', .long_name = "driver", .type = Type::kString, .help = "Specify volume driver name",
-                      .default_value = "\"local\""},
-                     {.short_name = 'l', .long_name = "label", .type = Type::kList, .help = "Set metadata for a volume"},
-                     {.long_name = "name", .type = Type::kString, .help = "Specify volume name", .hidden = true},
-                     {.short_name = 'o', .long_name = "opt", .type = Type::kList, .help = "Set driver specific options"}},
+           .flags =
+               {{.short_name = 'd',
+                 .long_name = "driver",
+                 .type = Type::kString,
+                 .help = "Specify volume driver name",
+                 .default_value = "\"local\""},
+                {.short_name = 'l',
+                 .long_name = "label",
+                 .type = Type::kList,
+                 .help = "Set metadata for a volume"},
+                {.long_name = "name", .type = Type::kString, .help = "Specify volume name", .hidden = true},
+                {.short_name = 'o',
+                 .long_name = "opt",
+                 .type = Type::kList,
+                 .help = "Set driver specific options"}},
            .max_args = 1,
            .handler = run_create},
           {.name = "inspect",
@@ -116,7 +129,9 @@ Command volume_command() {
            .aliases = {"list"},
            .summary = "List volumes",
            .usage = "[OPTIONS]",
-           .flags = {{.long_name = "format", .type = Type::kString, .help = "Format output: 'table', 'json' or a template"},
+           .flags = {{.long_name = "format",
+                      .type = Type::kString,
+                      .help = "Format output: 'table', 'json' or a template"},
                      {.short_name = 'q', .long_name = "quiet", .help = "Only display volume names"}},
            .max_args = 0,
            .handler = run_ls},
@@ -124,7 +139,9 @@ Command volume_command() {
            .aliases = {"remove"},
            .summary = "Remove one or more volumes",
            .usage = "[OPTIONS] VOLUME [VOLUME...]",
-           .flags = {{.short_name = 'f', .long_name = "force", .help = "Force the removal of one or more volumes"}},
+           .flags = {{.short_name = 'f',
+                      .long_name = "force",
+                      .help = "Force the removal of one or more volumes"}},
            .min_args = 1,
            .handler = run_rm},
       }};

@@ -121,10 +121,10 @@ Client& Context::client() {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      commit_command(),  container_command(), create_command(), exec_command(),  image_command(),
-      images_command(),  import_command(),    info_command(),   init_command(),  inspect_command(),
-      kill_command(),    logs_command(),      port_command(),   ps_command(),    pull_command(),
-      restart_command(), rm_command(),        rmi_command(),    run_command(),   start_command(),
+      commit_command(),  container_command(), create_command(), exec_command(),    image_command(),
+      images_command(),  import_command(),    info_command(),   init_command(),    inspect_command(),
+      kill_command(),    logs_command(),      port_command(),   ps_command(),      pull_command(),
+      restart_command(), rm_command(),        rmi_command(),    run_command(),     start_command(),
       stats_command(),   stop_command(),      tag_command(),    version_command(), volume_command(),
       wait_command(),
   };
@@ -156,7 +156,8 @@ std::string main_help() {
        "  BOCKER_NO_AUTOSTART=1      Do not start bockerd when no daemon answers on a unix socket\n"
        "  BOCKER_DAEMON_PATH         bockerd binary to start (default: next to bocker, else $PATH)\n"
        "  BOCKER_ROOT                Passed to a started bockerd as --root\n"
-       "  BOCKER_METRICS_ADDR        Passed to a started bockerd as --metrics-addr (empty: no metrics listener)\n"
+       "  BOCKER_METRICS_ADDR        Passed to a started bockerd as --metrics-addr (empty: no metrics "
+       "listener)\n"
        "  BOCKER_DAEMON_LOG          Log of a started bockerd (default /var/log/bocker/bockerd.log,\n"
        "                             else /tmp/bockerd-<uid>.log)\n"
        "  BOCKER_AUTOSTART_TIMEOUT   Seconds to wait for a started bockerd (default 10)\n"
@@ -181,7 +182,8 @@ std::string command_help(const Command& cmd, const std::string& path) {
   return s;
 }
 
-int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err, const Env& env, int in_fd) {
+int run(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err, const Env& env,
+        int in_fd) {
   const std::string global_usage = "Usage:  bocker [OPTIONS] COMMAND [ARG...]\n";
   ParsedArgs global;
   try {

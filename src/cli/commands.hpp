@@ -52,8 +52,8 @@ nlohmann::json inspect_container(Context& ctx, const std::string& name);
 // `wait_condition`), starts it when `start`, copies the streams until the daemon closes them and
 // returns the container's exit code. `tty` selects the raw stream and puts the terminal in raw
 // mode. Throws DaemonError when a request fails.
-int attach_start_wait(Context& ctx, const std::string& id, bool tty, bool with_stdin, const std::string& wait_condition,
-                      bool start);
+int attach_start_wait(Context& ctx, const std::string& id, bool tty, bool with_stdin,
+                      const std::string& wait_condition, bool start);
 
 // The `--format` flag shared by commands that print one object.
 FlagSpec format_flag();

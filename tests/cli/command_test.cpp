@@ -1,10 +1,9 @@
 #include "bocker/cli/command.hpp"
 
 #include <gmock/gmock.h>
-
-#include <algorithm>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "bocker/build_info.hpp"
@@ -75,8 +74,11 @@ TEST(Cli, EveryCommandHasHelp) {
   ASSERT_FALSE(commands().empty());
   for (const auto& c : commands()) {
     // run/create take -h for --hostname, like docker: only --help and `help X` there.
-    bool h_taken = std::any_of(c.flags.begin(), c.flags.end(), [](const FlagSpec& f) { return f.short_name == 'h'; });
-    for (auto argv : {std::vector<std::string>{c.name, "--help"}, {c.name, h_taken ? "--help" : "-h"}, {"help", c.name}}) {
+    bool h_taken =
+        std::any_of(c.flags.begin(), c.flags.end(), [](const FlagSpec& f) { return f.short_name == 'h'; });
+    for (auto argv : {std::vector<std::string>{c.name, "--help"},
+                      {c.name, h_taken ? "--help" : "-h"},
+                      {"help", c.name}}) {
       Outcome o = run_cli(argv);
       EXPECT_EQ(o.rc, 0) << c.name;
       EXPECT_THAT(o.out, StartsWith("Usage:  bocker " + c.name)) << c.name;

@@ -20,9 +20,9 @@
 namespace bocker::cli {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FakeRequest;
 using testing::FakeServer;
+using ::testing::HasSubstr;
 using testing::http_response;
 using testing::TempDir;
 
@@ -77,7 +77,8 @@ struct Daemon {
 // A daemon whose one container prints `frames` through attach and exits with `code`.
 Daemon::Route run_route(std::string frames, int code, bool* removed_wait = nullptr) {
   return [frames, code, removed_wait](const FakeRequest&, const std::string& p, int) {
-    if (p.starts_with("/containers/create")) return http_response(201, "{\"Id\":\"" + kCid + "\",\"Warnings\":[]}");
+    if (p.starts_with("/containers/create"))
+      return http_response(201, "{\"Id\":\"" + kCid + "\",\"Warnings\":[]}");
     if (p.starts_with("/containers/" + kCid + "/attach")) return hijack_head() + frames;
     if (p.starts_with("/containers/" + kCid + "/wait")) {
       if (removed_wait != nullptr) *removed_wait = p.find("condition=removed") != std::string::npos;
@@ -95,11 +96,46 @@ TEST(CreateBody, FlagsMakeConfigAndHostConfig) {
   std::string env_file = dir.path() + "/env";
   std::ofstream(env_file) << "# comment\n\nFROM_FILE=1\nHOME_COPY\n";
   std::vector<FlagSpec> specs = container_create_flags();
-  std::vector<std::string> argv = {"-m", "64m", "-e", "A=b", "--rm", "--env-file", env_file, "-w", "/tmp", "-u", "1000:1000",
-                                   "--name", "n1", "-h", "box", "-p", "127.0.0.1:8080:80", "-p", "53/udp",
-                                   "-v", "/srv:/data:ro", "-v", "/anon", "--cpus", "1.5", "--pids-limit", "20",
-                                   "--memory-swap", "-1", "-c", "100", "--network", "none", "--volumes-from", "other",
-                                   "--entrypoint", "/bin/sh", "alpine", "-c", "echo hi"};
+  std::vector<std::string> argv = {"-m",
+                                   "64m",
+                                   "-e",
+                                   "A=b",
+                                   "--rm",
+                                   "--env-file",
+                                   env_file,
+                                   "-w",
+                                   "/tmp",
+                                   "-u",
+                                   "1000:1000",
+                                   "--name",
+                                   "n1",
+                                   "-h",
+                                   "box",
+                                   "-p",
+                                   "127.0.0.1:8080:80",
+                                   "-p",
+                                   "53/udp",
+                                   "-v",
+                                   "/srv:/data:ro",
+                                   "-v",
+                                   "/anon",
+                                   "--cpus",
+                                   "1.5",
+                                   "--pids-limit",
+                                   "20",
+                                   "--memory-swap",
+                                   "-1",
+                                   "-c",
+                                   "100",
+                                   "--network",
+                                   "none",
+                                   "--volumes-from",
+                                   "other",
+                                   "--entrypoint",
+                                   "/bin/sh",
+                                   "alpine",
+                                   "-c",
+                                   "echo hi"};
   ParsedArgs parsed = parse_flags(specs, argv, false);
   Env env = Env::from_map({{"HOME_COPY", "/root"}});
   CreateRequest req = build_create_request(parsed.flags, parsed.args, false, env);
@@ -126,16 +162,17 @@ TEST(CreateBody, FlagsMakeConfigAndHostConfig) {
   EXPECT_EQ(hc["NetworkMode"], "none");
   EXPECT_EQ(hc["Binds"], nlohmann::json({"/srv:/data:ro"}));
   EXPECT_EQ(hc["VolumesFrom"], nlohmann::json({"other"}));
-  EXPECT_EQ(hc["PortBindings"],
-            nlohmann::json::parse(R"({"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}],"53/udp":[{"HostIp":"","HostPort":""}]})"));
+  EXPECT_EQ(
+      hc["PortBindings"],
+      nlohmann::json::parse(
+          R"({"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}],"53/udp":[{"HostIp":"","HostPort":""}]})"));
 }
 
 TEST(CreateBody, BockerEnvironmentDefaultsApplyWithoutFlags) {
   std::vector<FlagSpec> specs = container_create_flags();
   std::vector<std::string> argv = {"alpine"};
   ParsedArgs parsed = parse_flags(specs, argv, false);
-  auto hc = build_create_request(parsed.flags, parsed.args, true, Env::from_map({}))
-                .body["HostConfig"];
+  auto hc = build_create_request(parsed.flags, parsed.args, true, Env::from_map({})).body["HostConfig"];
   EXPECT_EQ(hc["Memory"], 512000000);
   EXPECT_EQ(hc["CpuShares"], 512);
   hc = build_create_request(parsed.flags, parsed.args, true,
@@ -146,8 +183,9 @@ TEST(CreateBody, BockerEnvironmentDefaultsApplyWithoutFlags) {
   hc = build_create_request(parsed.flags, parsed.args, true, Env::from_map({{"BOCKER_MEM_LIMIT", "0"}}))
            .body["HostConfig"];
   EXPECT_FALSE(hc.contains("Memory")) << "0: no limit";
-  EXPECT_THROW(build_create_request(parsed.flags, parsed.args, true, Env::from_map({{"BOCKER_MEM_LIMIT", "lots"}})),
-               UsageError);
+  EXPECT_THROW(
+      build_create_request(parsed.flags, parsed.args, true, Env::from_map({{"BOCKER_MEM_LIMIT", "lots"}})),
+      UsageError);
 }
 
 TEST(CreateBody, BadValuesAreUsageErrors) {
@@ -175,7 +213,8 @@ TEST(CreateBody, PublishAndRestartSpecs) {
   ASSERT_EQ(v6.size(), 1U);
   EXPECT_EQ(v6[0].host_ip, "::1");
   EXPECT_EQ(v6[0].container_port, "8080/tcp");
-  EXPECT_EQ(parse_restart_policy("on-failure:3"), nlohmann::json::parse(R"({"Name":"on-failure","MaximumRetryCount":3})"));
+  EXPECT_EQ(parse_restart_policy("on-failure:3"),
+            nlohmann::json::parse(R"({"Name":"on-failure","MaximumRetryCount":3})"));
   EXPECT_EQ(parse_restart_policy("unless-stopped")["Name"], "unless-stopped");
   EXPECT_THROW(parse_restart_policy("always:3"), UsageError);
 }
@@ -184,10 +223,12 @@ TEST(CreateBody, PublishAndRestartSpecs) {
 
 TEST(Frames, DemuxAcrossArbitraryPieces) {
   std::string wire = make_frame(StdStream::kStdout, "hello ") + make_frame(StdStream::kStderr, "oops\n") +
-                     make_frame(StdStream::kStdout, std::string(70000, 'x')) + make_frame(StdStream::kStdout, "");
+                     make_frame(StdStream::kStdout, std::string(70000, 'x')) +
+                     make_frame(StdStream::kStdout, "");
   for (std::size_t step : {1UL, 3UL, 7UL, 4096UL, wire.size()}) {
     std::string out, err;
-    FrameDemuxer d([&](StdStream s, std::string_view data) { (s == StdStream::kStdout ? out : err).append(data); });
+    FrameDemuxer d(
+        [&](StdStream s, std::string_view data) { (s == StdStream::kStdout ? out : err).append(data); });
     for (std::size_t i = 0; i < wire.size(); i += step) d.feed(std::string_view(wire).substr(i, step));
     EXPECT_EQ(out, "hello " + std::string(70000, 'x')) << step;
     EXPECT_EQ(err, "oops\n") << step;
@@ -204,7 +245,8 @@ TEST(Frames, DemuxAcrossArbitraryPieces) {
 
 TEST(Run, ForegroundPrintsBothStreamsAndExitsWithTheCode) {
   bool removed = false;
-  Daemon d(run_route(make_frame(StdStream::kStdout, "hi\n") + make_frame(StdStream::kStderr, "warn\n"), 3, &removed));
+  Daemon d(run_route(make_frame(StdStream::kStdout, "hi\n") + make_frame(StdStream::kStderr, "warn\n"), 3,
+                     &removed));
   Outcome o = run_cli(d.argv({"run", "--rm", "-m", "64m", "-e", "A=b", "alpine", "sh", "-c", "exit 3"}));
   EXPECT_EQ(o.rc, 3) << o.err;
   EXPECT_EQ(o.out, "hi\n");
@@ -224,10 +266,13 @@ TEST(Run, ForegroundPrintsBothStreamsAndExitsWithTheCode) {
   EXPECT_THAT(attach[0].path, ::testing::Not(HasSubstr("stdin=1")));
   // Order: attach and wait are in place before the start.
   std::vector<std::string> order;
-  for (const auto& r : d.server.requests()) order.push_back(r.method + " " + r.path.substr(0, r.path.find('?')));
+  for (const auto& r : d.server.requests())
+    order.push_back(r.method + " " + r.path.substr(0, r.path.find('?')));
   auto pos = [&](const std::string& s) { return std::find(order.begin(), order.end(), s) - order.begin(); };
-  EXPECT_LT(pos("POST /v1.47/containers/" + kCid + "/wait"), pos("POST /v1.47/containers/" + kCid + "/start"));
-  EXPECT_LT(pos("POST /v1.47/containers/" + kCid + "/attach"), pos("POST /v1.47/containers/" + kCid + "/start"));
+  EXPECT_LT(pos("POST /v1.47/containers/" + kCid + "/wait"),
+            pos("POST /v1.47/containers/" + kCid + "/start"));
+  EXPECT_LT(pos("POST /v1.47/containers/" + kCid + "/attach"),
+            pos("POST /v1.47/containers/" + kCid + "/start"));
 }
 
 TEST(Run, DetachPrintsTheId) {
@@ -251,7 +296,8 @@ TEST(Run, StdinIsForwardedAndHalfClosed) {
       echo = std::thread([conn] {
         std::string in;
         char buf[256];
-        for (ssize_t n; (n = ::recv(conn, buf, sizeof buf, 0)) > 0;) in.append(buf, static_cast<std::size_t>(n));
+        for (ssize_t n; (n = ::recv(conn, buf, sizeof buf, 0)) > 0;)
+          in.append(buf, static_cast<std::size_t>(n));
         std::string f = make_frame(StdStream::kStdout, in);
         [[maybe_unused]] ssize_t w = ::send(conn, f.data(), f.size(), MSG_NOSIGNAL);
         ::close(conn);
@@ -282,8 +328,9 @@ TEST(Run, MissingImageIsPulledThenCreated) {
       return http_response(404, error_json("No such image: nosuch:latest"));
     }
     if (p.starts_with("/images/create")) {
-      return http_response(200, "{\"status\":\"Pulling from library/nosuch\",\"id\":\"latest\"}\n"
-                                "{\"status\":\"Status: Downloaded newer image for nosuch:latest\"}\n");
+      return http_response(200,
+                           "{\"status\":\"Pulling from library/nosuch\",\"id\":\"latest\"}\n"
+                           "{\"status\":\"Status: Downloaded newer image for nosuch:latest\"}\n");
     }
     return run_route(make_frame(StdStream::kStdout, "ok\n"), 0)(r, p, fd);
   });
@@ -307,7 +354,8 @@ TEST(Run, DaemonErrorsExit125AndStartErrorsMapLikeDocker) {
   EXPECT_EQ(c.rc, 125);
   Daemon notfound([](const FakeRequest& r, const std::string& p, int fd) {
     if (p.ends_with("/start")) {
-      return http_response(400, error_json("failed to create task: exec: \"nosuch\": executable file not found in $PATH"));
+      return http_response(
+          400, error_json("failed to create task: exec: \"nosuch\": executable file not found in $PATH"));
     }
     return run_route("", 0)(r, p, fd);
   });
@@ -353,10 +401,12 @@ TEST(Containers, MissingContainerIsDockersErrorAndExit1) {
 
 TEST(Containers, LogsSplitsStreams) {
   Daemon d([](const FakeRequest&, const std::string& p, int) {
-    if (p == "/containers/w/json") return http_response(200, "{\"Id\":\"" + kCid + "\",\"Config\":{\"Tty\":false}}");
+    if (p == "/containers/w/json")
+      return http_response(200, "{\"Id\":\"" + kCid + "\",\"Config\":{\"Tty\":false}}");
     if (p.starts_with("/containers/" + kCid + "/logs")) {
-      return http_response(200, make_frame(StdStream::kStdout, "out 0\n") + make_frame(StdStream::kStderr, "err 0\n"),
-                           {}, "application/vnd.docker.multiplexed-stream");
+      return http_response(
+          200, make_frame(StdStream::kStdout, "out 0\n") + make_frame(StdStream::kStderr, "err 0\n"), {},
+          "application/vnd.docker.multiplexed-stream");
     }
     return http_response(404, error_json("no"));
   });
@@ -379,7 +429,8 @@ TEST(Containers, ExecReturnsTheExecExitCode) {
     if (p == "/exec/e1/json") return http_response(200, "{\"ID\":\"e1\",\"Running\":false,\"ExitCode\":5}");
     return http_response(404, error_json("No such container: nope"));
   });
-  Outcome o = run_cli(d.argv({"exec", "-u", "nobody", "-w", "/tmp", "-e", "X=1", "c1", "sh", "-c", "exit 5"}));
+  Outcome o =
+      run_cli(d.argv({"exec", "-u", "nobody", "-w", "/tmp", "-e", "X=1", "c1", "sh", "-c", "exit 5"}));
   EXPECT_EQ(o.rc, 5) << o.err;
   EXPECT_EQ(o.out, "inside\n");
   auto create = nlohmann::json::parse(d.requests("/containers/c1/exec")[0].body);
@@ -412,10 +463,13 @@ TEST(Containers, InspectFallsBackToImagesAndReportsMissing) {
 
 TEST(Containers, CommitAndWaitAndPort) {
   Daemon d([](const FakeRequest&, const std::string& p, int) {
-    if (p.starts_with("/commit")) return http_response(201, "{\"Id\":\"sha256:" + std::string(64, 'f') + "\"}");
+    if (p.starts_with("/commit"))
+      return http_response(201, "{\"Id\":\"sha256:" + std::string(64, 'f') + "\"}");
     if (p == "/containers/c1/wait") return http_response(200, "{\"StatusCode\":7}");
     if (p == "/containers/c1/json") {
-      return http_response(200, R"({"Id":"c1","NetworkSettings":{"Ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}],"443/tcp":null}}})");
+      return http_response(
+          200,
+          R"({"Id":"c1","NetworkSettings":{"Ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}],"443/tcp":null}}})");
     }
     return http_response(404, error_json("No such container: x"));
   });
@@ -438,9 +492,11 @@ TEST(Containers, CommitAndWaitAndPort) {
 
 TEST(Containers, VolumeVerbs) {
   Daemon d([](const FakeRequest&, const std::string& p, int) {
-    if (p == "/volumes") return http_response(200, R"({"Volumes":[{"Name":"data","Driver":"local"}],"Warnings":null})");
+    if (p == "/volumes")
+      return http_response(200, R"({"Volumes":[{"Name":"data","Driver":"local"}],"Warnings":null})");
     if (p == "/volumes/create") return http_response(201, R"({"Name":"v1","Driver":"local"})");
-    if (p == "/volumes/data") return http_response(200, R"({"Name":"data","Driver":"local","Mountpoint":"/x"})");
+    if (p == "/volumes/data")
+      return http_response(200, R"({"Name":"data","Driver":"local","Mountpoint":"/x"})");
     return http_response(404, error_json("get ghost: no such volume"));
   });
   EXPECT_EQ(run_cli(d.argv({"volume", "ls"})).out, "DRIVER    VOLUME NAME\nlocal     data\n");
@@ -459,22 +515,29 @@ TEST(Containers, VolumeVerbs) {
 // ------------------------------------------------------------------- tables
 
 TEST(Tables, PsLikeDocker) {
-  auto list = nlohmann::json::parse(R"([
-    {"Id":")" + kCid + R"(","Names":["/web"],"Image":"alpine","Command":"sh -c 'while true; do sleep 1; done'",
+  auto list = nlohmann::json::parse(
+      R"([
+    {"Id":")" +
+      kCid + R"(","Names":["/web"],"Image":"alpine","Command":"sh -c 'while true; do sleep 1; done'",
      "Created":1000,"State":"running","Status":"Up 5 minutes",
      "Ports":[{"IP":"0.0.0.0","PrivatePort":80,"PublicPort":8080,"Type":"tcp"},{"PrivatePort":443,"Type":"tcp"}]},
-    {"Id":")" + std::string(64, 'd') + R"(","Names":["/old"],"Image":"alpine","Command":"true",
+    {"Id":")" +
+      std::string(64, 'd') + R"(","Names":["/old"],"Image":"alpine","Command":"true",
      "Created":0,"State":"exited","Status":"Exited (3) 2 hours ago","Ports":[]}])");
   std::string t = format_container_list(list, {}, 1000 + 300);
   EXPECT_EQ(t,
-            "CONTAINER ID   IMAGE     COMMAND                  CREATED          STATUS                   PORTS                           NAMES\n"
-            "cccccccccccc   alpine    \"sh -c 'while true; …\"   5 minutes ago    Up 5 minutes             0.0.0.0:8080->80/tcp, 443/tcp   web\n"
-            "dddddddddddd   alpine    \"true\"                   21 minutes ago   Exited (3) 2 hours ago                                   old\n");
+            "CONTAINER ID   IMAGE     COMMAND                  CREATED          STATUS                   "
+            "PORTS                           NAMES\n"
+            "cccccccccccc   alpine    \"sh -c 'while true; …\"   5 minutes ago    Up 5 minutes             "
+            "0.0.0.0:8080->80/tcp, 443/tcp   web\n"
+            "dddddddddddd   alpine    \"true\"                   21 minutes ago   Exited (3) 2 hours ago     "
+            "                              old\n");
   EXPECT_EQ(format_container_list(list, {.quiet = true}, 0), "cccccccccccc\ndddddddddddd\n");
   std::string full = format_container_list(list, {.no_trunc = true}, 0);
   EXPECT_THAT(full, HasSubstr(kCid));
   EXPECT_THAT(full, HasSubstr("\"sh -c 'while true; do sleep 1; done'\""));
-  EXPECT_EQ(format_container_list(list, {.format = "{{.Names}} {{.Status}}"}, 0), "web Up 5 minutes\nold Exited (3) 2 hours ago\n");
+  EXPECT_EQ(format_container_list(list, {.format = "{{.Names}} {{.Status}}"}, 0),
+            "web Up 5 minutes\nold Exited (3) 2 hours ago\n");
 }
 
 TEST(Tables, StatsFromADockerSample) {
@@ -490,9 +553,10 @@ TEST(Tables, StatsFromADockerSample) {
   EXPECT_DOUBLE_EQ(r.mem_usage, 5242880);
   EXPECT_DOUBLE_EQ(r.mem_percent, 5.0);
   r.id = r.id.substr(0, 12);
-  EXPECT_EQ(format_stats({r}),
-            "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O      BLOCK I/O     PIDS\n"
-            "cccccccccccc   web       40.00%    5MiB / 100MiB       5.00%     1.5kB / 0B   4.1kB / 2MB   3\n");
+  EXPECT_EQ(
+      format_stats({r}),
+      "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O      BLOCK I/O     PIDS\n"
+      "cccccccccccc   web       40.00%    5MiB / 100MiB       5.00%     1.5kB / 0B   4.1kB / 2MB   3\n");
 }
 
 }  // namespace

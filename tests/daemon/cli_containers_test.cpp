@@ -12,7 +12,8 @@ class CliContainers : public ::testing::Test {
     BOCKER_REQUIRE_ROOT_AND_STORAGE(Storage::kOverlay2);
     if (!fs::exists(kAlpineTarball)) GTEST_SKIP() << kAlpineTarball << " missing";
     root_ = std::make_unique<TestRoot>(Storage::kOverlay2);
-    d_ = std::make_unique<DaemonProcess>(root_->root(), root_->dir() + "/b.sock", root_->dir() + "/bockerd.log",
+    d_ = std::make_unique<DaemonProcess>(root_->root(), root_->dir() + "/b.sock",
+                                         root_->dir() + "/bockerd.log",
                                          std::vector<std::string>{"--storage-driver", "overlay2"});
     ASSERT_EQ(d_->start(), "");
     auto imp = run(d_->bocker("import " + kAlpineTarball + " alpine:latest"));
@@ -33,7 +34,8 @@ class CliContainers : public ::testing::Test {
   }
   // True when the daemon does not serve `what` yet (404 "... not supported"/"page not found").
   static bool unsupported(const CmdResult& r) {
-    return r.out.find("not supported") != std::string::npos || r.out.find("page not found") != std::string::npos;
+    return r.out.find("not supported") != std::string::npos ||
+           r.out.find("page not found") != std::string::npos;
   }
 
   std::unique_ptr<TestRoot> root_;
@@ -46,7 +48,8 @@ TEST_F(CliContainers, RunPrintsOutputAndPropagatesExitCodes) {
   EXPECT_EQ(hi.out, "hi\n");
   auto three = bocker("run --rm alpine sh -c 'exit 3'");
   EXPECT_EQ(three.status, 3) << three.out;
-  auto err = run("(timeout 60 env " + d_->bocker("run --rm alpine sh -c 'echo to-err >&2'") + " 2>&1 >/dev/null)");
+  auto err =
+      run("(timeout 60 env " + d_->bocker("run --rm alpine sh -c 'echo to-err >&2'") + " 2>&1 >/dev/null)");
   EXPECT_EQ(err.out, "to-err\n") << "stderr frames go to stderr";
   auto missing = bocker("run --rm alpine nosuchcmd");
   EXPECT_EQ(missing.status, 127) << missing.out;
@@ -55,11 +58,13 @@ TEST_F(CliContainers, RunPrintsOutputAndPropagatesExitCodes) {
   EXPECT_EQ(old_form.out, "old\n");
   auto noimage = bocker("run --rm nosuch.invalid/x:1 true");
   EXPECT_EQ(noimage.status, 125) << noimage.out;
-  EXPECT_NE(noimage.out.find("Unable to find image 'nosuch.invalid/x:1' locally"), std::string::npos) << noimage.out;
+  EXPECT_NE(noimage.out.find("Unable to find image 'nosuch.invalid/x:1' locally"), std::string::npos)
+      << noimage.out;
 }
 
 TEST_F(CliContainers, DetachedLogsStopRmAndPsShowsTheExitCode) {
-  auto id = bocker_stdout("run -d --name w alpine sh -c 'echo started; echo oops >&2; while true; do sleep 0.1; done'");
+  auto id = bocker_stdout(
+      "run -d --name w alpine sh -c 'echo started; echo oops >&2; while true; do sleep 0.1; done'");
   ASSERT_EQ(id.status, 0) << id.out;
   ASSERT_EQ(id.out.size(), 65U) << id.out;
   std::this_thread::sleep_for(500ms);
@@ -85,7 +90,8 @@ TEST_F(CliContainers, DetachedLogsStopRmAndPsShowsTheExitCode) {
   EXPECT_EQ(bocker("rm w e").status, 0);
   auto again = bocker("rm w");
   EXPECT_EQ(again.status, 1);
-  EXPECT_NE(again.out.find("Error response from daemon: No such container: w"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("Error response from daemon: No such container: w"), std::string::npos)
+      << again.out;
   EXPECT_EQ(bocker_stdout("ps -aq").out, "");
 }
 
@@ -99,7 +105,8 @@ TEST_F(CliContainers, RunInteractiveForwardsPipedStdin) {
 }
 
 TEST_F(CliContainers, BockerMemLimitDefaultIsApplied) {
-  ASSERT_EQ(run("BOCKER_MEM_LIMIT=64 BOCKER_CPU_SHARE=256 " + d_->bocker("create --name m alpine true")).status, 0);
+  ASSERT_EQ(
+      run("BOCKER_MEM_LIMIT=64 BOCKER_CPU_SHARE=256 " + d_->bocker("create --name m alpine true")).status, 0);
   auto insp = bocker_stdout("inspect m");
   auto j = nlohmann::json::parse(insp.out, nullptr, false);
   ASSERT_TRUE(j.is_array() && j.size() == 1) << insp.out;

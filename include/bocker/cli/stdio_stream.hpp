@@ -65,8 +65,8 @@ class RawTerminal {
 std::optional<std::pair<int, int>> terminal_size(int fd);
 
 struct PumpOptions {
-  int stdin_fd = -1;     // copied to the connection when >= 0; at its EOF the write side is shut
-  bool tty = false;      // raw stream (no framing)
+  int stdin_fd = -1;  // copied to the connection when >= 0; at its EOF the write side is shut
+  bool tty = false;   // raw stream (no framing)
   // Called with a signal (SIGINT, SIGTERM, SIGWINCH, ...) that arrived while pumping, when set.
   std::function<void(int)> on_signal;
 };
