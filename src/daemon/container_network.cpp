@@ -68,7 +68,8 @@ std::pair<std::uint16_t, std::uint16_t> parse_host_port(const std::string& text)
   auto num = [&text](const std::string& s) -> std::uint16_t {
     bool ok = !s.empty() && s.size() <= 5 && s.find_first_not_of("0123456789") == std::string::npos;
     unsigned long n = ok ? std::stoul(s) : 0;
-    if (!ok || n < 1 || n > 65535) throw invalid("invalid host port \"" + text + "\": want 1-65535 or a range N-M");
+    if (!ok || n < 1 || n > 65535)
+      throw invalid("invalid host port \"" + text + "\": want 1-65535 or a range N-M");
     return static_cast<std::uint16_t>(n);
   };
   auto dash = text.find('-');
@@ -112,7 +113,8 @@ std::vector<Wanted> wanted_ports(const json& config, const json& hc) {
     for (const auto& b : list) {
       if (!b.is_object()) throw invalid("HostConfig.PortBindings[\"" + key + "\"] entries must be objects");
       std::string ip = b.contains("HostIp") && b["HostIp"].is_string() ? b["HostIp"].get<std::string>() : "";
-      std::string hp = b.contains("HostPort") && b["HostPort"].is_string() ? b["HostPort"].get<std::string>() : "";
+      std::string hp =
+          b.contains("HostPort") && b["HostPort"].is_string() ? b["HostPort"].get<std::string>() : "";
       out.push_back({proto, port, parse_host_ip(ip), parse_host_port(hp)});
     }
   }
@@ -138,7 +140,8 @@ Fd try_bind(net::Proto proto, const std::string& ip, std::uint16_t port, int* er
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = net::Ipv4::parse(ip).to_be();
-  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || (tcp && ::listen(s.get(), 128) != 0)) {
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      (tcp && ::listen(s.get(), 128) != 0)) {
     *err = errno;
     return Fd();
   }
@@ -333,8 +336,8 @@ void NetworkManager::bind_ports(ContainerNet& st, const Container& c) {
       }
     }
     if (!s) {
-      std::string where = w.host_ip + ":" + (w.host_ports.first == 0 ? std::string("0")
-                                                                       : std::to_string(w.host_ports.first));
+      std::string where =
+          w.host_ip + ":" + (w.host_ports.first == 0 ? std::string("0") : std::to_string(w.host_ports.first));
       if (err == EADDRINUSE) {
         throw Error("driver failed programming external connectivity on endpoint " + c.name + " (" + c.id +
                     "): Bind for " + where + " failed: port is already allocated");
@@ -353,7 +356,8 @@ rt::Task<void> NetworkManager::prepare(Container& c, container::SpawnSpec& spec)
   st->mode = mode_of(c.host_config);
   st->id = c.id;
   if (st->mode == "bridge") {
-    if (!ipam_) throw spawn_error("cannot start container " + c.id.substr(0, 12) + " on the bridge network: " + error_);
+    if (!ipam_)
+      throw spawn_error("cannot start container " + c.id.substr(0, 12) + " on the bridge network: " + error_);
     net::Ipam* ipam = ipam_.get();
     const std::string* id = &c.id;
     net::Ipv4 ip;
@@ -365,7 +369,8 @@ rt::Task<void> NetworkManager::prepare(Container& c, container::SpawnSpec& spec)
         alloc_error = e.what();
       }
     });
-    if (!alloc_error.empty()) throw spawn_error("allocate an address for container " + c.id.substr(0, 12) + ": " + alloc_error);
+    if (!alloc_error.empty())
+      throw spawn_error("allocate an address for container " + c.id.substr(0, 12) + ": " + alloc_error);
     st->has_address = true;
     st->address = ip;
     st->prefix = cfg_.subnet.prefix;
@@ -435,7 +440,9 @@ rt::Task<void> NetworkManager::adopt(Container& c) {
     st->endpoint_made = true;
     try {
       json saved = text.empty() ? json::object() : json::parse(text);
-      for (const auto& [key, list] : saved.value("Ports", json::object()).items()) {
+      json ports = saved.value("Ports", json::object());
+      if (!ports.is_object()) ports = json::object();
+      for (const auto& [key, list] : ports.items()) {
         if (!list.is_array()) continue;
         auto [port, proto] = parse_port_key(key);
         for (const auto& b : list) {
@@ -461,7 +468,8 @@ rt::Task<void> NetworkManager::adopt(Container& c) {
   co_await activate(c);
 }
 
-rt::Task<void> ContainerService::configure_network(std::string bridge, std::string subnet, std::string nft_table) {
+rt::Task<void> ContainerService::configure_network(std::string bridge, std::string subnet,
+                                                   std::string nft_table) {
   std::set<std::string> running;
   for (const auto& [id, c] : by_id_) {
     if (c->running()) running.insert(id);
@@ -624,12 +632,20 @@ json NetworkManager::settings(const Container& c) {
       ports[key].push_back({{"HostIp", p.host_ip}, {"HostPort", std::to_string(p.host_port)}});
     }
   }
-  json endpoint = {{"IPAMConfig", nullptr},   {"Links", nullptr},        {"Aliases", nullptr},
-                   {"MacAddress", mac},        {"NetworkID", network_id(mode)},
+  json endpoint = {{"IPAMConfig", nullptr},
+                   {"Links", nullptr},
+                   {"Aliases", nullptr},
+                   {"MacAddress", mac},
+                   {"NetworkID", network_id(mode)},
                    {"EndpointID", st != nullptr ? network_id(c.id + mode) : ""},
-                   {"Gateway", gw},            {"IPAddress", ip},         {"IPPrefixLen", prefix},
-                   {"IPv6Gateway", ""},        {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0},
-                   {"DriverOpts", nullptr},    {"DNSNames", nullptr}};
+                   {"Gateway", gw},
+                   {"IPAddress", ip},
+                   {"IPPrefixLen", prefix},
+                   {"IPv6Gateway", ""},
+                   {"GlobalIPv6Address", ""},
+                   {"GlobalIPv6PrefixLen", 0},
+                   {"DriverOpts", nullptr},
+                   {"DNSNames", nullptr}};
   return {{"Bridge", ""},
           {"SandboxID", ""},
           {"HairpinMode", false},
@@ -678,8 +694,8 @@ json NetworkManager::list_networks(const Container& c) {
   json s = settings(c);
   json out = json::object();
   for (const auto& [name, ep] : s["Networks"].items()) {
-    out[name] = {{"NetworkID", ep["NetworkID"]},   {"EndpointID", ep["EndpointID"]},
-                 {"Gateway", ep["Gateway"]},       {"IPAddress", ep["IPAddress"]},
+    out[name] = {{"NetworkID", ep["NetworkID"]},     {"EndpointID", ep["EndpointID"]},
+                 {"Gateway", ep["Gateway"]},         {"IPAddress", ep["IPAddress"]},
                  {"IPPrefixLen", ep["IPPrefixLen"]}, {"MacAddress", ep["MacAddress"]}};
   }
   return out;

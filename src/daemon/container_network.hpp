@@ -113,8 +113,8 @@ class NetworkManager {
 
   // The hosts-file line for the container ("" when it has no address).
   static std::string hosts_line(const Container& c);
-  static nlohmann::json settings(const Container& c);  // inspect's NetworkSettings
-  static nlohmann::json ports(const Container& c);     // ps's Ports
+  static nlohmann::json settings(const Container& c);       // inspect's NetworkSettings
+  static nlohmann::json ports(const Container& c);          // ps's Ports
   static nlohmann::json list_networks(const Container& c);  // ps's NetworkSettings.Networks
 
  private:

@@ -66,8 +66,8 @@ class Network : public ::testing::Test {
     root_ = std::make_unique<TestRoot>(Storage::kOverlay2);
     d_ = std::make_unique<DaemonProcess>(
         root_->root(), root_->dir() + "/b.sock", root_->dir() + "/bockerd.log",
-        std::vector<std::string>{"--storage-driver", "overlay2", "--bridge", bridge_, "--bridge-subnet", subnet_,
-                                 "--nft-table", table_});
+        std::vector<std::string>{"--storage-driver", "overlay2", "--bridge", bridge_, "--bridge-subnet",
+                                 subnet_, "--nft-table", table_});
     ASSERT_EQ(d_->start(), "");
     auto imp = run(d_->bocker("import " + kAlpineTarball + " alpine:latest"));
     ASSERT_EQ(imp.status, 0) << imp.out;
@@ -81,7 +81,8 @@ class Network : public ::testing::Test {
     d_.reset();
     if (!bridge_.empty()) {
       // Any veth still on our bridge, then the bridge and the table.
-      auto links = run("ip -o link show master " + bridge_ + " 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1");
+      auto links =
+          run("ip -o link show master " + bridge_ + " 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1");
       std::istringstream in(links.out);
       for (std::string l; std::getline(in, l);) {
         if (l.rfind("bk", 0) == 0) run("ip link del " + l);
@@ -100,7 +101,9 @@ class Network : public ::testing::Test {
     return json::parse(r.out.substr(0, pos), nullptr, false);
   }
   std::string ipam_state() { return read_file(root_->root() + "/network/" + bridge_ + "/ipam.json"); }
-  bool link_exists(const std::string& name) { return run("ip link show " + name + " >/dev/null 2>&1").status == 0; }
+  bool link_exists(const std::string& name) {
+    return run("ip link show " + name + " >/dev/null 2>&1").status == 0;
+  }
   std::string nft_table() { return run("nft list table ip " + table_).out; }
   // curl until it answers (the server in the container takes a moment to start).
   std::string curl_until(const std::string& url) {
@@ -116,13 +119,17 @@ class Network : public ::testing::Test {
   // this handler per connection; it serves /www/<path> (index.html for /).
   std::string run_httpd(const std::string& flags, const std::string& text) {
     static const std::string handler_b64 =
-        "IyEvYmluL3NoCnJlYWQgLXIgbSBwIHYKcD0ke3AlJVw/Kn0KWyAiJHAiID0gLyBdICYmIHA9L2luZGV4Lmh0bWwKZj0vd3d3JHAKd2hpbGUg"
-        "cmVhZCAtciBsOyBkbyBsPSQocHJpbnRmICVzICIkbCIgfCB0ciAtZCAnXHInKTsgWyAteiAiJGwiIF0gJiYgYnJlYWs7IGRvbmUKcHJpbnRm"
-        "ICdIVFRQLzEuMCAyMDAgT0tcclxuQ29udGVudC1MZW5ndGg6ICVzXHJcbkNvbm5lY3Rpb246IGNsb3NlXHJcblxyXG4nICIkKHdjIC1jIDwg"
+        "IyEvYmluL3NoCnJlYWQgLXIgbSBwIHYKcD0ke3AlJVw/"
+        "Kn0KWyAiJHAiID0gLyBdICYmIHA9L2luZGV4Lmh0bWwKZj0vd3d3JHAKd2hpbGUg"
+        "cmVhZCAtciBsOyBkbyBsPSQocHJpbnRmICVzICIkbCIgfCB0ciAtZCAnXHInKTsgWyAteiAiJGwiIF0gJiYgYnJlYWs7IGRvbmUK"
+        "cHJpbnRm"
+        "ICdIVFRQLzEuMCAyMDAgT0tcclxuQ29udGVudC1MZW5ndGg6ICVzXHJcbkNvbm5lY3Rpb246IGNsb3NlXHJcblxyXG4nICIkKHdj"
+        "IC1jIDwg"
         "IiRmIikiCmNhdCAiJGYiCg==";
-    auto r = docker("run -d " + flags + " alpine sh -c 'mkdir -p /www && echo " + text +
-                    " > /www/index.html && head -c 3000000 /dev/urandom > /www/big && md5sum /www/big && echo " +
-                    handler_b64 + " | base64 -d > /h.sh && chmod +x /h.sh && exec nc -lk -p 80 -e /h.sh'");
+    auto r =
+        docker("run -d " + flags + " alpine sh -c 'mkdir -p /www && echo " + text +
+               " > /www/index.html && head -c 3000000 /dev/urandom > /www/big && md5sum /www/big && echo " +
+               handler_b64 + " | base64 -d > /h.sh && chmod +x /h.sh && exec nc -lk -p 80 -e /h.sh'");
     EXPECT_EQ(r.status, 0) << r.out;
     return trim(r.out);
   }
@@ -279,7 +286,8 @@ TEST_F(Network, TakenPortIsAlreadyAllocatedAndLeavesNothing) {
   auto r = docker("run -d --name taken -p 127.0.0.1:" + ps + ":80 alpine sleep 60");
   ::close(fd);
   EXPECT_NE(r.status, 0) << r.out;
-  EXPECT_NE(r.out.find("Bind for 127.0.0.1:" + ps + " failed: port is already allocated"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Bind for 127.0.0.1:" + ps + " failed: port is already allocated"), std::string::npos)
+      << r.out;
   std::string id = trim(docker("inspect -f '{{.Id}}' taken").out);
   ASSERT_EQ(id.size(), 64U) << id;
   EXPECT_FALSE(link_exists("bk" + id.substr(0, 11)));
@@ -297,14 +305,16 @@ TEST_F(Network, TakenPortIsAlreadyAllocatedAndLeavesNothing) {
 }
 
 TEST_F(Network, BadPortBindingsAreRejectedAtCreate) {
-  auto r = run(d_->curl("POST", "/containers/create",
-                        "-H 'Content-Type: application/json' -d '{\"Image\":\"alpine\",\"HostConfig\":{\"PortBindings\":"
-                        "{\"80/sctp\":[{\"HostPort\":\"1\"}]}}}'"));
+  auto r = run(d_->curl(
+      "POST", "/containers/create",
+      "-H 'Content-Type: application/json' -d '{\"Image\":\"alpine\",\"HostConfig\":{\"PortBindings\":"
+      "{\"80/sctp\":[{\"HostPort\":\"1\"}]}}}'"));
   EXPECT_NE(r.out.find("HTTP 400"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("80/sctp"), std::string::npos) << r.out;
-  auto r2 = run(d_->curl("POST", "/containers/create",
-                         "-H 'Content-Type: application/json' -d '{\"Image\":\"alpine\",\"HostConfig\":{\"PortBindings\":"
-                         "{\"80/tcp\":[{\"HostPort\":\"70000\"}]}}}'"));
+  auto r2 = run(d_->curl(
+      "POST", "/containers/create",
+      "-H 'Content-Type: application/json' -d '{\"Image\":\"alpine\",\"HostConfig\":{\"PortBindings\":"
+      "{\"80/tcp\":[{\"HostPort\":\"70000\"}]}}}'"));
   EXPECT_NE(r2.out.find("HTTP 400"), std::string::npos) << r2.out;
   EXPECT_EQ(trim(docker("ps -aq").out), "");
 }
@@ -321,7 +331,9 @@ TEST_F(Network, Kill9ThenRestartSweepsWhatDeadContainersLeft) {
   ::kill(pid, SIGKILL);
   std::string stray = "bkdeadbeef000";
   ASSERT_EQ(run("ip link add " + stray + " type veth peer name bkpeer" + std::to_string(::getpid() % 100000) +
-                " && ip link set " + stray + " master " + bridge_).status, 0);
+                " && ip link set " + stray + " master " + bridge_)
+                .status,
+            0);
   for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(50ms);
   ASSERT_EQ(d_->start(), "");
   // The socket listens before the daemon has swept; the first answer comes after it.
@@ -335,6 +347,31 @@ TEST_F(Network, Kill9ThenRestartSweepsWhatDeadContainersLeft) {
   // And the network works for new containers.
   auto again = docker("run --rm alpine ip -o -4 addr show eth0");
   EXPECT_EQ(again.status, 0) << again.out;
+}
+
+TEST_F(Network, Kill9KeepsARunningContainersAddressAndPublishedPort) {
+  std::uint16_t port = free_port();
+  std::string ps = std::to_string(port);
+  std::string id = run_httpd("-p 127.0.0.1:" + ps + ":80", "survives");
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(curl_until("http://127.0.0.1:" + ps + "/"), "survives\n");
+  std::string ip = inspect(id)["NetworkSettings"].value("IPAddress", "");
+  ASSERT_FALSE(ip.empty());
+  d_->kill9();
+  ASSERT_EQ(d_->start(), "");
+  auto ping = run(d_->curl("GET", "/_ping"));
+  ASSERT_NE(ping.out.find("HTTP 200"), std::string::npos) << ping.out;
+  json j = inspect(id);
+  if (j["State"].value("Status", "") != "running")
+    GTEST_SKIP() << "live restore did not re-adopt the container";
+  EXPECT_EQ(j["NetworkSettings"].value("IPAddress", ""), ip);
+  EXPECT_TRUE(link_exists("bk" + id.substr(0, 11)));
+  EXPECT_NE(ipam_state().find(id), std::string::npos) << ipam_state();
+  EXPECT_EQ(curl_until("http://127.0.0.1:" + ps + "/"), "survives\n");
+  // Its stop still cleans up.
+  ASSERT_EQ(docker("stop -t 1 " + id).status, 0);
+  EXPECT_EQ(nft_table().find("bocker:" + id), std::string::npos) << nft_table();
+  EXPECT_EQ(ipam_state().find(id), std::string::npos) << ipam_state();
 }
 
 }  // namespace
