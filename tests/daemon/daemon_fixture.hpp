@@ -5,6 +5,8 @@
 // docker-registry with the registry tests' Pusher.
 #pragma once
 
+#include <algorithm>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -97,6 +99,12 @@ class DaemonProcess {
     // after the process is reaped): remove it, so only the new daemon's socket counts.
     ::unlink(sock_.c_str());
     std::vector<std::string> argv_s = {kBockerd, "--root", root_, "--host", "unix://" + sock_, "--metrics-addr", ""};
+    // Suites that don't test networking stay off the host's default bridge (bridge0 and the nft
+    // table `bocker` are the production daemon's): "default" containers then get an empty netns.
+    if (std::find(args_.begin(), args_.end(), "--bridge") == args_.end() &&
+        std::find(args_.begin(), args_.end(), "-b") == args_.end()) {
+      argv_s.insert(argv_s.end(), {"--bridge", "none"});
+    }
     argv_s.insert(argv_s.end(), args_.begin(), args_.end());
     pid_ = ::fork();
     if (pid_ < 0) return "fork failed";
