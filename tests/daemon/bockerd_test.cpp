@@ -93,6 +93,9 @@ class Bockerd : public ::testing::Test {
       std::vector<char*> argv;
       argv.push_back(const_cast<char*>(kBockerd.c_str()));
       for (auto& a : args) argv.push_back(a.data());
+      static char bridge_flag[] = "--bridge", no_bridge[] = "none";  // stay off the host's bridge0
+      argv.push_back(bridge_flag);
+      argv.push_back(no_bridge);
       argv.push_back(nullptr);
       ::execv(kBockerd.c_str(), argv.data());
       ::_exit(127);
