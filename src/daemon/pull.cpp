@@ -275,6 +275,7 @@ rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress
     }
     plain_http_hosts_.insert(api_host);
   }
+  if (engine_metrics != nullptr) engine_metrics->begin_pull(ref.domain);
   // Only now the first progress line: errors before it get their own HTTP status (404, 401...).
   progress({{"status", "Pulling from " + ref.path}, {"id", what}});
   auto doc = registry::parse_manifest(mr.body, mr.content_type);

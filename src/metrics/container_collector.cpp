@@ -311,6 +311,12 @@ std::shared_ptr<prometheus::Collectable> container_collector(SnapshotFn snapshot
   return std::make_shared<ContainerCollector>(std::move(snapshot), std::move(options));
 }
 
+void EngineMetrics::begin_pull(std::string_view registry) const {
+  prometheus::Labels l{{"registry", std::string(registry)}};
+  pull_duration->Add(l, kPullBuckets);
+  pull_bytes->Add(l);
+}
+
 void EngineMetrics::observe_pull(std::string_view registry, double seconds, std::uint64_t bytes) const {
   prometheus::Labels l{{"registry", std::string(registry)}};
   pull_duration->Add(l, kPullBuckets).Observe(seconds);

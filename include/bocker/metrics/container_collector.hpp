@@ -87,6 +87,9 @@ struct EngineMetrics {
   prometheus::Counter* log_stdout_bytes = nullptr;   // bocker_log_bytes_total{stream="stdout"}
   prometheus::Counter* log_stderr_bytes = nullptr;   // bocker_log_bytes_total{stream="stderr"}
 
+  // A pull from `registry` begins: its series exist (at zero) from now on, so a scrape before the
+  // first pull ends gives rate() and histogram_quantile() a starting point.
+  void begin_pull(std::string_view registry) const;
   // One finished pull from `registry` (host[:port], "docker.io" for Docker Hub).
   void observe_pull(std::string_view registry, double seconds, std::uint64_t bytes) const;
   // Bytes of container output captured by the log driver; stream is "stdout" or "stderr".
