@@ -1,6 +1,7 @@
 // Container routes: create, start, stop, kill, restart, wait, attach, logs, list, inspect,
-// delete, resize. Argument parsing here; behaviour in the ContainerBackend.
+// delete, resize, exec, stats, commit. Argument parsing here; behaviour in the ContainerBackend.
 #include <string>
+#include <vector>
 
 #include "bocker/api/backend.hpp"
 #include "bocker/api/routes.hpp"
@@ -116,6 +117,106 @@ rt::Task<void> resize(ContainerBackend& b, http::Request& req, http::ResponseWri
   co_await w.send(http::Response::empty(200));
 }
 
+std::vector<std::string> json_strings(const nlohmann::json& body, const char* key) {
+  std::vector<std::string> out;
+  if (!body.contains(key) || body[key].is_null()) return out;
+  const nlohmann::json& v = body[key];
+  if (v.is_string()) return {v.get<std::string>()};
+  if (!v.is_array()) throw invalid(std::string(key) + " must be an array of strings");
+  for (const auto& e : v) {
+    if (!e.is_string()) throw invalid(std::string(key) + " must be an array of strings");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+bool json_bool(const nlohmann::json& body, const char* key, bool fallback) {
+  if (!body.contains(key) || body[key].is_null()) return fallback;
+  if (!body[key].is_boolean()) throw invalid(std::string(key) + " must be a boolean");
+  return body[key].get<bool>();
+}
+
+std::string json_string(const nlohmann::json& body, const char* key) {
+  if (!body.contains(key) || body[key].is_null()) return {};
+  if (!body[key].is_string()) throw invalid(std::string(key) + " must be a string");
+  return body[key].get<std::string>();
+}
+
+nlohmann::json body_object(const http::Request& req, const char* what) {
+  if (req.body.empty()) return nlohmann::json::object();
+  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_null()) return nlohmann::json::object();
+  if (body.is_discarded() || !body.is_object()) throw invalid(std::string("invalid JSON in the ") + what + " request body");
+  return body;
+}
+
+rt::Task<void> exec_create(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
+  nlohmann::json body = body_object(req, "exec");
+  ExecCreateRequest e;
+  e.cmd = json_strings(body, "Cmd");
+  e.env = json_strings(body, "Env");
+  e.user = json_string(body, "User");
+  e.working_dir = json_string(body, "WorkingDir");
+  e.detach_keys = json_string(body, "DetachKeys");
+  e.attach_stdin = json_bool(body, "AttachStdin", false);
+  e.attach_stdout = json_bool(body, "AttachStdout", false);
+  e.attach_stderr = json_bool(body, "AttachStderr", false);
+  e.tty = json_bool(body, "Tty", false);
+  e.privileged = json_bool(body, "Privileged", false);
+  if (e.cmd.empty()) throw invalid("No exec command specified");
+  nlohmann::json out = nlohmann::json::object();
+  out["Id"] = co_await b.exec_create(req.param("id"), std::move(e));
+  co_await w.send(http::Response::json(201, out));
+}
+
+rt::Task<void> exec_start(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
+  nlohmann::json body = body_object(req, "exec start");
+  co_await b.exec_start(req.param("id"), json_bool(body, "Detach", false), req, w);
+}
+
+rt::Task<void> exec_inspect(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
+  nlohmann::json out = co_await b.exec_inspect(req.param("id"));
+  co_await w.send(http::Response::json(200, out));
+}
+
+rt::Task<void> exec_resize(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
+  co_await b.exec_resize(req.param("id"), int_query(req, "h", 0), int_query(req, "w", 0));
+  co_await w.send(http::Response::empty(200));
+}
+
+rt::Task<void> stats(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
+  co_await b.stats(req.param("id"), req.query_bool("stream", true), req.query_bool("one-shot"), w);
+}
+
+rt::Task<void> commit(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
+  CommitRequest c;
+  c.container = req.query_value("container");
+  if (c.container.empty()) throw invalid("commit needs a container (query parameter container=)");
+  c.repo = req.query_value("repo");
+  c.tag = req.query_value("tag");
+  c.comment = req.query_value("comment");
+  c.author = req.query_value("author");
+  c.pause = req.query_bool("pause", true);
+  for (const auto& [k, v] : req.query_list) {
+    if (k != "changes") continue;
+    // One change per value; a value may also hold several, one per line (docker's API allows both).
+    std::size_t pos = 0;
+    while (pos <= v.size()) {
+      std::size_t nl = v.find('\n', pos);
+      std::string line = v.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") != std::string::npos) c.changes.push_back(line);
+      if (nl == std::string::npos) break;
+      pos = nl + 1;
+    }
+  }
+  nlohmann::json body = body_object(req, "commit");
+  if (!body.empty()) c.config = std::move(body);
+  nlohmann::json out = nlohmann::json::object();
+  out["Id"] = co_await b.commit(std::move(c));
+  co_await w.send(http::Response::json(201, out));
+}
+
 }  // namespace
 
 void add_container_routes(http::Router& r, ContainerBackend& b) {
@@ -135,6 +236,12 @@ void add_container_routes(http::Router& r, ContainerBackend& b) {
   r.post("/containers/{id}/attach", bind(attach));
   r.get("/containers/{id}/logs", bind(logs));
   r.post("/containers/{id}/resize", bind(resize));
+  r.post("/containers/{id}/exec", bind(exec_create));
+  r.post("/exec/{id}/start", bind(exec_start));
+  r.get("/exec/{id}/json", bind(exec_inspect));
+  r.post("/exec/{id}/resize", bind(exec_resize));
+  r.get("/containers/{id}/stats", bind(stats));
+  r.post("/commit", bind(commit));
 }
 
 }  // namespace bocker::api

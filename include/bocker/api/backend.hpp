@@ -73,6 +73,23 @@ struct LogsOptions {
   long tail = -1;        // -1 = all
 };
 
+// POST /commit
+struct CommitRequest {
+  std::string container;
+  std::string repo, tag;  // repo "" = untagged image
+  std::string comment, author;
+  std::vector<std::string> changes;  // Dockerfile-style "CMD ...", "ENV A=b", ...
+  nlohmann::json config;             // request body: Config fields over the container's (may be null)
+  bool pause = true;                 // accepted; bocker does not freeze the container while committing
+};
+
+// POST /containers/{id}/exec body, already parsed.
+struct ExecCreateRequest {
+  std::vector<std::string> cmd, env;
+  std::string user, working_dir, detach_keys;
+  bool attach_stdin = false, attach_stdout = true, attach_stderr = true, tty = false, privileged = false;
+};
+
 class ContainerBackend {
  public:
   virtual ~ContainerBackend() = default;
@@ -92,6 +109,17 @@ class ContainerBackend {
   // GET /containers/{id}/logs
   virtual rt::Task<void> logs(std::string name, LogsOptions opts, http::ResponseWriter& w) = 0;
   virtual rt::Task<void> resize(std::string name, int h, int w) = 0;
+  // POST /containers/{id}/exec: returns the exec id. 409 when the container is not running.
+  virtual rt::Task<std::string> exec_create(std::string name, ExecCreateRequest req) = 0;
+  // POST /exec/{id}/start: hijacks the connection unless `detach`.
+  virtual rt::Task<void> exec_start(std::string exec_id, bool detach, http::Request& req, http::ResponseWriter& w) = 0;
+  // GET /exec/{id}/json
+  virtual rt::Task<nlohmann::json> exec_inspect(std::string exec_id) = 0;
+  virtual rt::Task<void> exec_resize(std::string exec_id, int h, int w) = 0;
+  // GET /containers/{id}/stats: one JSON document, or one per second when `stream`.
+  virtual rt::Task<void> stats(std::string name, bool stream, bool one_shot, http::ResponseWriter& w) = 0;
+  // POST /commit: returns the new image id ("sha256:…").
+  virtual rt::Task<std::string> commit(CommitRequest req) = 0;
   virtual int count_running() const = 0;
   virtual int count_all() const = 0;
 };

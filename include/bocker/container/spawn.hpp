@@ -53,6 +53,9 @@ struct ExecSpec {
   std::string cwd = "/";
   std::string user;
   int cgroup_fd = -1;  // the container's cgroup v2 directory (CLONE_INTO_CGROUP); -1 = stay in ours
+  // cgroup v1: the container's <hierarchy>/<cgroup>/cgroup.procs files. The helper moves itself into
+  // each before it joins the namespaces, so the process starts (and forks) inside the container's cgroup.
+  std::vector<std::string> cgroup_procs;
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
   bool tty = false;
   bool no_new_privileges = true;

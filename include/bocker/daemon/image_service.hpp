@@ -34,6 +34,14 @@ struct ImageServiceOptions {
   std::string ca_file;  // extra CA bundle for registries
 };
 
+// A container's changes to become an image (image_commit.cpp).
+struct CommitSpec {
+  std::string container_id;        // whose rootfs the storage driver diffs
+  std::string parent_image_id;     // the container's image
+  nlohmann::json container_config;  // the container's Config (Env, Cmd, Entrypoint, ...)
+  api::CommitRequest req;
+};
+
 class ImageService final : public api::ImageBackend {
  public:
   // Blocking: opens the stores and the storage driver (removes incomplete layers).
@@ -56,6 +64,10 @@ class ImageService final : public api::ImageBackend {
   std::function<bool(const std::string& image_id)> image_in_use;
   // Set by the daemon: pulls and layer bytes are counted there (null: not measured).
   const metrics::EngineMetrics* engine_metrics = nullptr;
+  // A new layer from the container's rootfs changes on top of its image's layers, and an image
+  // with the container's config (plus req.changes); tagged req.repo:req.tag. Returns the image id.
+  // Errors: kInvalid (reference, changes) before any work; kNotFound (parent image gone).
+  rt::Task<std::string> commit(CommitSpec spec);
   // Stops registry transfers (cancels their sockets); call on the loop thread before shutdown.
   void shutdown();
 
