@@ -75,7 +75,8 @@ namespace {
 // The registry and the runtime collector read loop-thread state (cheap): serialized here. The
 // container families read cgroup files and /proc/<pid>/net/dev (blocking): the snapshot is copied
 // from the records here, the reads and their text are done on a worker thread.
-rt::Task<void> serve_metrics(metrics::Metrics& m, const metrics::SnapshotFn& containers, http::ResponseWriter& w) {
+rt::Task<void> serve_metrics(metrics::Metrics& m, const metrics::SnapshotFn& containers,
+                             http::ResponseWriter& w) {
   std::string body = m.serialize();
   if (containers) {
     std::vector<metrics::ContainerSample> samples = containers();
@@ -90,10 +91,10 @@ rt::Task<void> serve_metrics(metrics::Metrics& m, const metrics::SnapshotFn& con
 
 void add_metrics_routes(http::Router& r, metrics::Metrics& m, metrics::SnapshotFn containers) {
   // The router keeps the handler (and `containers` in it) for as long as it serves.
-  r.get("/metrics", [&m, containers = std::move(containers)](http::Request&,
-                                                             http::ResponseWriter& w) -> rt::Task<void> {
-    return serve_metrics(m, containers, w);
-  });
+  r.get("/metrics",
+        [&m, containers = std::move(containers)](http::Request&, http::ResponseWriter& w) -> rt::Task<void> {
+          return serve_metrics(m, containers, w);
+        });
 }
 
 }  // namespace bocker::api

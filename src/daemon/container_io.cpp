@@ -48,7 +48,9 @@ rt::Task<void> ContainerService::record(Container& c, int stream, std::string_vi
     int n = co_await rt::writev(c.log_fd.get(), iov, 2);
     if (n < 0) log_line("container " + c.id.substr(0, 12) + ": log write: " + errno_text(-n));
   }
-  if (engine_metrics_ != nullptr) engine_metrics_->observe_log(stream == kStderr ? "stderr" : "stdout", data.size());
+  if (engine_metrics_ != nullptr) {
+    engine_metrics_->observe_log(stream == kStderr ? "stderr" : "stdout", data.size());
+  }
   c.output.notify_all();
   if (c.attachers.empty()) co_return;
   std::string frame;

@@ -95,7 +95,9 @@ rt::Task<void> download_worker(Job& job) {
     sink.write = [&job, &l](std::span<const std::byte> data) {
       l.queue.emplace_back(reinterpret_cast<const char*>(data.data()), data.size());
       l.downloaded += static_cast<std::int64_t>(data.size());
-      if (job.metrics != nullptr) job.metrics->layer_download_bytes->Increment(static_cast<double>(data.size()));
+      if (job.metrics != nullptr) {
+        job.metrics->layer_download_bytes->Increment(static_cast<double>(data.size()));
+      }
       if (worth_reporting(l.downloaded, l.reported_download, l.desc.size)) {
         l.reported_download = l.downloaded;
         job.say_progress(l, "Downloading", l.downloaded);

@@ -238,10 +238,10 @@ class GrafanaPrometheus : public ::testing::Test {
     table_ = "bocker_" + bridge_;
     d_ = std::make_unique<DaemonProcess>(
         root_->root(), root_->dir() + "/b.sock", root_->dir() + "/bockerd.log",
-        std::vector<std::string>{"--storage-driver", root_->driver(), "--metrics-addr",
-                                 "127.0.0.1:" + std::to_string(metrics_port_), "--bridge", bridge_,
-                                 "--bridge-subnet", "10.205." + std::to_string(1 + ::getpid() % 250) + ".0/24",
-                                 "--nft-table", table_});
+        std::vector<std::string>{
+            "--storage-driver", root_->driver(), "--metrics-addr",
+            "127.0.0.1:" + std::to_string(metrics_port_), "--bridge", bridge_, "--bridge-subnet",
+            "10.205." + std::to_string(1 + ::getpid() % 250) + ".0/24", "--nft-table", table_});
     ASSERT_EQ(d_->start(), "");
     auto imp = run(d_->bocker("import " + kAlpineTarball + " alpine:latest"));
     ASSERT_EQ(imp.status, 0) << imp.out;
@@ -255,7 +255,8 @@ class GrafanaPrometheus : public ::testing::Test {
     }
     d_.reset();
     if (!bridge_.empty()) {
-      auto links = run("ip -o link show master " + bridge_ + " 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1");
+      auto links =
+          run("ip -o link show master " + bridge_ + " 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1");
       std::istringstream in(links.out);
       for (std::string l; std::getline(in, l);) {
         if (l.rfind("bk", 0) == 0) run("ip link del " + l);
@@ -298,7 +299,8 @@ TEST_F(GrafanaPrometheus, EveryPanelQueryReturnsSeries) {
   for (const std::string& args :
        {std::string("--name cpu-load -m 256m alpine sh -c 'while :; do :; done'"),
         std::string("--name mem-load -m 128m alpine sh -c "
-                    "'while :; do head -c 48m /dev/zero > /dev/shm/fill; sleep 4; rm /dev/shm/fill; sleep 2; done'"),
+                    "'while :; do head -c 48m /dev/zero > /dev/shm/fill; sleep 4; rm /dev/shm/fill; "
+                    "sleep 2; done'"),
         std::string(
             "--name logger -m 64m alpine sh -c 'while :; do echo tick; echo tock >&2; sleep 0.2; done'")}) {
     auto r = run("timeout 60 env " + d_->docker("run -d " + args));
@@ -335,10 +337,12 @@ TEST_F(GrafanaPrometheus, EveryPanelQueryReturnsSeries) {
   for (const char* name : {"cpu-load", "mem-load", "logger"}) {
     std::string series = "container_network_receive_bytes_total{id=\"";
     bool found = false;
-    for (auto p = exposition.find(series); p != std::string::npos && !found; p = exposition.find(series, p + 1)) {
+    for (auto p = exposition.find(series); p != std::string::npos && !found;
+         p = exposition.find(series, p + 1)) {
       std::string line = exposition.substr(p, exposition.find('\n', p) - p);
       found = line.find("name=\"" + std::string(name) + "\"") != std::string::npos &&
-              line.find("interface=\"") != std::string::npos && line.find("interface=\"lo\"") == std::string::npos;
+              line.find("interface=\"") != std::string::npos &&
+              line.find("interface=\"lo\"") == std::string::npos;
     }
     EXPECT_TRUE(found) << name << " has no network series for a non-lo interface:\n" << exposition;
   }

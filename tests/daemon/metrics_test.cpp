@@ -66,7 +66,8 @@ class DaemonMetrics : public ::testing::Test {
     for (const char* tool : {"docker", "curl"}) {
       if (!have(tool)) GTEST_SKIP() << tool << " missing";
     }
-    if (!fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes") && !fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
+    if (!fs::exists("/sys/fs/cgroup/memory/memory.limit_in_bytes") &&
+        !fs::exists("/sys/fs/cgroup/cgroup.controllers")) {
       GTEST_SKIP() << "no memory cgroup (v1 memory controller or v2) on this host";
     }
   }
@@ -75,8 +76,8 @@ class DaemonMetrics : public ::testing::Test {
     port_ = free_port();
     args.insert(args.begin(),
                 {"--storage-driver", "overlay2", "--metrics-addr", "127.0.0.1:" + std::to_string(port_)});
-    d_ = std::make_unique<DaemonProcess>(root_->root(), root_->dir() + "/b.sock", root_->dir() + "/bockerd.log",
-                                         args);
+    d_ = std::make_unique<DaemonProcess>(root_->root(), root_->dir() + "/b.sock",
+                                         root_->dir() + "/bockerd.log", args);
     ASSERT_EQ(d_->start(), "");
     auto imp = run(d_->bocker("import " + kAlpineTarball + " alpine:latest"));
     ASSERT_EQ(imp.status, 0) << imp.out;
@@ -89,7 +90,8 @@ class DaemonMetrics : public ::testing::Test {
     }
     d_.reset();
     if (!bridge_.empty()) {
-      auto links = run("ip -o link show master " + bridge_ + " 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1");
+      auto links =
+          run("ip -o link show master " + bridge_ + " 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1");
       std::istringstream in(links.out);
       for (std::string l; std::getline(in, l);) {
         if (l.rfind("bk", 0) == 0) run("ip link del " + l);
@@ -116,8 +118,9 @@ class DaemonMetrics : public ::testing::Test {
 TEST_F(DaemonMetrics, ContainerSeriesFollowTheRecordFromRunToExitToRemove) {
   start_daemon({"--bridge", "none"});
   // sh as PID 1 exits 7 on SIGTERM (a trapped signal reaches PID 1).
-  auto r = docker("run -d --name m1 -m 64m --network none alpine sh -c "
-                  "'trap \"exit 7\" TERM; head -c 4m /dev/zero > /fill; while :; do sleep 0.1; done'");
+  auto r = docker(
+      "run -d --name m1 -m 64m --network none alpine sh -c "
+      "'trap \"exit 7\" TERM; head -c 4m /dev/zero > /fill; while :; do sleep 0.1; done'");
   ASSERT_EQ(r.status, 0) << r.out;
   std::string id = r.out.substr(0, r.out.find('\n'));
   ASSERT_EQ(id.size(), 64u) << r.out;
@@ -147,7 +150,8 @@ TEST_F(DaemonMetrics, ContainerSeriesFollowTheRecordFromRunToExitToRemove) {
   EXPECT_GT(started, now - 120);
   EXPECT_LE(started, now + 1);
   // Labels: the full id and the image as given.
-  EXPECT_EQ(samples(text, "bocker_container_state", {name, "id=\"" + id + "\"", "image=\"alpine\""}).size(), 7u);
+  EXPECT_EQ(samples(text, "bocker_container_state", {name, "id=\"" + id + "\"", "image=\"alpine\""}).size(),
+            7u);
   // --network none: only lo, which is not reported.
   EXPECT_TRUE(samples(text, "container_network_receive_bytes_total", {name}).empty()) << text;
   // The start was measured.
@@ -224,8 +228,9 @@ TEST_F(DaemonMetrics, BridgeContainersHaveNetworkSeriesHostOnesNone) {
   EXPECT_NE(tx[0].labels.find("interface=\""), std::string::npos) << tx[0].labels;
   EXPECT_GT(tx[0].value, 0);
   EXPECT_GE(total(text, "container_network_transmit_packets_total", {"name=\"onbridge\""}), 2);
-  for (const char* fam : {"container_network_receive_bytes_total", "container_network_receive_packets_total",
-                          "container_network_receive_errors_total", "container_network_transmit_errors_total"}) {
+  for (const char* fam :
+       {"container_network_receive_bytes_total", "container_network_receive_packets_total",
+        "container_network_receive_errors_total", "container_network_transmit_errors_total"}) {
     EXPECT_EQ(samples(text, fam, {"name=\"onbridge\""}).size(), 1u) << fam;
   }
   // The host's interfaces are not the container's.
