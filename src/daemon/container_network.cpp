@@ -37,9 +37,12 @@ namespace {
 constexpr std::uint16_t kEphemeralLow = 32768;
 constexpr std::uint16_t kEphemeralHigh = 60999;
 
-std::string mode_of(const json& host_config) {
+// "default" is the bridge, or no network when the daemon runs without one (bockerd --bridge none,
+// like dockerd --bridge=none).
+std::string mode_of(bool bridge_disabled, const json& host_config) {
   std::string m = host_config.value("NetworkMode", "default");
-  return m == "default" ? "bridge" : m;
+  if (m == "default") return bridge_disabled ? "none" : "bridge";
+  return m;
 }
 
 // "80/tcp" (or "80", tcp) -> port and protocol; throws invalid() naming the text.
@@ -265,6 +268,7 @@ void NetworkManager::configure(const std::string& daemon_root, const NetworkOpti
                                const std::set<std::string>& running_ids) {
   if (opts.bridge == "none") {
     error_ = "the bridge network is disabled (bockerd --bridge none)";
+    disabled_ = true;
     log_line("network: no bridge (--bridge none); default-mode containers get an empty network namespace");
     return;
   }
@@ -307,7 +311,7 @@ void NetworkManager::configure(const std::string& daemon_root, const NetworkOpti
 }
 
 void NetworkManager::validate(const json& config, const json& host_config) {
-  std::string mode = mode_of(host_config);
+  std::string mode = mode_of(false, host_config);
   if (mode != "bridge" && mode != "none" && mode != "host") throw invalid("network " + mode + " not found");
   (void)wanted_ports(config, host_config);
 }
@@ -353,7 +357,7 @@ void NetworkManager::bind_ports(ContainerNet& st, const Container& c) {
 
 rt::Task<void> NetworkManager::prepare(Container& c, container::SpawnSpec& spec) {
   auto st = std::make_shared<ContainerNet>();
-  st->mode = mode_of(c.host_config);
+  st->mode = mode_of(disabled_, c.host_config);
   st->id = c.id;
   if (st->mode == "bridge") {
     if (!ipam_)
@@ -418,7 +422,7 @@ std::function<void(pid_t)> NetworkManager::chain_gate(std::function<void(pid_t)>
 
 rt::Task<void> NetworkManager::adopt(Container& c) {
   auto st = std::make_shared<ContainerNet>();
-  st->mode = mode_of(c.host_config);
+  st->mode = mode_of(disabled_, c.host_config);
   st->id = c.id;
   std::string path = c.dir + "/network.json";
   std::string text;
@@ -607,8 +611,8 @@ std::string NetworkManager::hosts_line(const Container& c) {
 }
 
 json NetworkManager::settings(const Container& c) {
-  std::string mode = mode_of(c.host_config);
   const ContainerNet* st = c.running() ? c.net.get() : nullptr;
+  std::string mode = st != nullptr ? st->mode : mode_of(false, c.host_config);
   std::string ip, gw, mac;
   int prefix = 0;
   if (st != nullptr && st->has_address) {
@@ -669,7 +673,7 @@ json NetworkManager::settings(const Container& c) {
 json NetworkManager::ports(const Container& c) {
   json out = json::array();
   const ContainerNet* st = c.running() ? c.net.get() : nullptr;
-  if (st == nullptr || mode_of(c.host_config) != "bridge") return out;
+  if (st == nullptr || st->mode != "bridge") return out;
   std::set<std::pair<std::uint16_t, net::Proto>> published;
   for (const PublishedPort& p : st->ports) {
     published.insert({p.container_port, p.proto});

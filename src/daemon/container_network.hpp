@@ -123,6 +123,7 @@ class NetworkManager {
   net::NetworkConfig cfg_;
   std::string state_dir_;
   std::string error_ = "bridge networking is not configured";
+  bool disabled_ = false;  // --bridge none: "default" containers get an empty netns
   Fd lock_;
   std::unique_ptr<net::Ipam> ipam_;
   std::set<ContainerNet*> active_;
