@@ -1,5 +1,6 @@
 #include "bocker/daemon/container_service.hpp"
 #include "container_record.hpp"
+#include "container_logs.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -39,15 +40,7 @@ namespace bocker::daemon {
 using nlohmann::json;
 
 rt::Task<void> ContainerService::record(Container& c, int stream, std::string_view data) {
-  LogHeader h{};
-  h.ts_ns = now_ns();
-  h.len = static_cast<std::uint32_t>(data.size());
-  h.stream = static_cast<std::uint8_t>(stream);
-  iovec iov[2] = {{&h, sizeof h}, {const_cast<char*>(data.data()), data.size()}};
-  if (c.log_fd) {
-    int n = co_await rt::writev(c.log_fd.get(), iov, 2);
-    if (n < 0) log_line("container " + c.id.substr(0, 12) + ": log write: " + errno_text(-n));
-  }
+  co_await log_append(c, stream, data);  // container_logs.cpp: the file, rotation
   if (engine_metrics_ != nullptr) {
     engine_metrics_->observe_log(stream == kStderr ? "stderr" : "stdout", data.size());
   }
@@ -155,116 +148,7 @@ rt::Task<void> ContainerService::attach(std::string name, api::AttachOptions opt
   (void)id;
 }
 
-rt::Task<void> ContainerService::logs(std::string name, api::LogsOptions opts, http::ResponseWriter& w) {
-  Container& c = find(name);
-  bool tty = c.tty();
-  std::string path = c.dir + "/container.log";
-  http::Headers h;
-  h.add("Content-Type", tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
-  co_await w.begin_stream(200, std::move(h));
-  Fd fd = co_await rt::offload([&path] { return Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)); });
-  if (!fd) {
-    co_await w.end();
-    co_return;
-  }
-  // Parse every record (the file is compact); --tail picks the last N lines.
-  struct Rec {
-    std::int64_t ts;
-    int stream;
-    std::string data;
-  };
-  std::uint64_t offset = 0;
-  std::string pending;  // partial record bytes
-  auto read_records = [](int f, std::uint64_t& off, std::string& carry) -> rt::Task<std::vector<Rec>> {
-    std::vector<Rec> out;
-    std::vector<char> buf(256 * 1024);
-    for (;;) {
-      int n = co_await rt::read(f, buf.data(), static_cast<unsigned>(buf.size()), off);
-      if (n <= 0) break;
-      off += static_cast<std::uint64_t>(n);
-      carry.append(buf.data(), static_cast<std::size_t>(n));
-    }
-    std::size_t pos = 0;
-    while (carry.size() - pos >= sizeof(LogHeader)) {
-      LogHeader hd;
-      std::memcpy(&hd, carry.data() + pos, sizeof hd);
-      if (carry.size() - pos - sizeof hd < hd.len) break;
-      out.push_back(Rec{hd.ts_ns, hd.stream, carry.substr(pos + sizeof hd, hd.len)});
-      pos += sizeof hd + hd.len;
-    }
-    carry.erase(0, pos);
-    co_return out;
-  };
-  auto emit = [](http::ResponseWriter& wr, const api::LogsOptions& o, bool raw, std::vector<Rec>& recs) -> rt::Task<void> {
-    std::string outbuf;
-    for (auto& r : recs) {
-      if ((r.stream == kStdout && !o.stdout_) || (r.stream == kStderr && !o.stderr_)) continue;
-      if (o.since > 0 && r.ts < o.since * 1'000'000'000) continue;
-      if (o.until > 0 && r.ts > o.until * 1'000'000'000) continue;
-      std::string payload = o.timestamps ? rfc3339_nano(r.ts) + " " + r.data : r.data;
-      if (raw) {
-        outbuf += payload;
-      } else {
-        char hdr[8] = {static_cast<char>(r.stream), 0, 0, 0};
-        std::uint32_t be = htobe32(static_cast<std::uint32_t>(payload.size()));
-        std::memcpy(hdr + 4, &be, 4);
-        outbuf.append(hdr, 8);
-        outbuf += payload;
-      }
-    }
-    if (!outbuf.empty()) co_await wr.write(outbuf);
-  };
-  std::vector<Rec> recs = co_await read_records(fd.get(), offset, pending);
-  // Records are raw reads from the pipe; split them into lines so --tail and timestamps work per line.
-  auto split_lines = [](std::vector<Rec> in) {
-    std::vector<Rec> out;
-    std::string carry[3];
-    std::int64_t carry_ts[3] = {0, 0, 0};
-    for (auto& r : in) {
-      int s = r.stream == kStderr ? 2 : 1;
-      std::size_t pos = 0;
-      while (pos < r.data.size()) {
-        auto nl = r.data.find('\n', pos);
-        if (nl == std::string::npos) {
-          if (carry[s].empty()) carry_ts[s] = r.ts;
-          carry[s] += r.data.substr(pos);
-          break;
-        }
-        std::string line = carry[s] + r.data.substr(pos, nl - pos + 1);
-        out.push_back(Rec{carry[s].empty() ? r.ts : carry_ts[s], r.stream, std::move(line)});
-        carry[s].clear();
-        pos = nl + 1;
-      }
-    }
-    for (int s : {1, 2}) {
-      if (!carry[s].empty()) out.push_back(Rec{carry_ts[s], s, carry[s]});
-    }
-    return out;
-  };
-  recs = split_lines(std::move(recs));
-  if (opts.tail >= 0) {
-    std::vector<Rec> kept;
-    for (auto& r : recs) {
-      if ((r.stream == kStdout && opts.stdout_) || (r.stream == kStderr && opts.stderr_)) kept.push_back(std::move(r));
-    }
-    if (kept.size() > static_cast<std::size_t>(opts.tail)) kept.erase(kept.begin(), kept.end() - opts.tail);
-    recs = std::move(kept);
-  }
-  co_await emit(w, opts, tty, recs);
-  if (opts.follow) {
-    std::string id = c.id;
-    while (!c.gone && (c.running() || c.status == "created")) {
-      co_await c.output.wait();
-      auto more = co_await read_records(fd.get(), offset, pending);
-      co_await emit(w, opts, tty, more);
-    }
-    if (!c.gone) {
-      auto more = co_await read_records(fd.get(), offset, pending);
-      co_await emit(w, opts, tty, more);
-    }
-  }
-  co_await w.end();
-}
+// ContainerService::logs is in container_logs.cpp.
 
 rt::Task<void> ContainerService::resize(std::string name, int h, int w) {
   Container& c = find(name);
