@@ -82,6 +82,8 @@ rt::Task<bool> ContainerService::restart_by_policy(Container& c) {
   }
   c.status = "restarting";
   co_await save(c);
+  const std::string id = c.id;
+  const Container* self = &c;
   auto wake = [](Container& k) -> rt::Task<void> { co_await k.restart_wake.wait(); };
   try {
     co_await rt::with_timeout(wake(c), std::chrono::milliseconds(c.restart_delay_ms));
@@ -90,8 +92,9 @@ rt::Task<bool> ContainerService::restart_by_policy(Container& c) {
     // saved as "restarting"; the next daemon's start treats it as exited).
     if (e.kind() != Error::Kind::kTimeout) co_return true;
   }
-  // Woken: a manual stop, a start by the user, or the container is being removed (after which
-  // `c` must not be touched beyond these checks).
+  // Woken: a manual stop, a start by the user, or the container was removed meanwhile: its record
+  // may be freed already, so look it up by id before touching `c`.
+  if (auto it = by_id_.find(id); it == by_id_.end() || it->second.get() != self) co_return true;
   if (c.gone || c.status != "restarting") co_return true;
   if (c.manual_stop) {
     c.status = "exited";
