@@ -290,6 +290,7 @@ void NetworkManager::configure(const std::string& daemon_root, const NetworkOpti
     net::ensure_bridge(cfg_);
     state_dir_ = daemon_root + "/network/" + cfg_.bridge;
     ipam_ = std::make_unique<net::Ipam>(state_dir_, cfg_.subnet);
+    if (!shared) lock_path_ = lock_path;  // removed at shutdown
     if (shared) {
       log_line("network: WARNING bridge " + cfg_.bridge + " is also used by another bockerd (" + lock_path +
                "); not sweeping it, and addresses may collide: give each daemon its own --bridge");
@@ -602,6 +603,10 @@ rt::Task<void> NetworkManager::shutdown() {
   for (ContainerNet* st : all) {
     co_await st->proxies.join();
     st->listeners.clear();
+  }
+  if (!lock_path_.empty()) {
+    ::unlink(lock_path_.c_str());  // still locked by us until lock_ closes: no other daemon is between
+    lock_path_.clear();
   }
 }
 

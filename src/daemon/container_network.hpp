@@ -125,6 +125,7 @@ class NetworkManager {
   std::string error_ = "bridge networking is not configured";
   bool disabled_ = false;  // --bridge none: "default" containers get an empty netns
   Fd lock_;
+  std::string lock_path_;  // the lock file we own (unlinked at shutdown)
   std::unique_ptr<net::Ipam> ipam_;
   std::set<ContainerNet*> active_;
 };
