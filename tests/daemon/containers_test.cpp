@@ -2,6 +2,8 @@
 // storage drivers: run --rm with output and exit codes, missing/non-executable commands, -d +
 // logs (both streams, timestamps, tail) + stop, stdin through -i, PID 1 and namespaces,
 // inspect/ps/rm, and nothing (mounts, rootfs dirs) left behind.
+#include <fstream>
+
 #include "daemon_fixture.hpp"
 
 namespace bocker::daemon::testing {
@@ -77,6 +79,59 @@ TEST_P(Containers, UnknownImageIs404AndNothingIsLeft) {
   auto garbage = run(d_->curl("POST", "/containers/create", "-H 'Content-Type: application/json' -d '{nope'"));
   EXPECT_NE(garbage.out.find("HTTP 400"), std::string::npos) << garbage.out;
   EXPECT_TRUE(!fs::exists(root_->root() + "/containers") || fs::is_empty(root_->root() + "/containers"));
+}
+
+// Hostile create bodies: wrong types, absurd limits, bad mounts/ports/policies/log options and a
+// huge body all get 400 with a message, and nothing is created.
+TEST_P(Containers, HostileCreateBodiesAre400AndChangeNothing) {
+  const std::string base = R"("Image":"alpine","Cmd":["true"])";
+  const std::vector<std::string> bodies = {
+      "[]",
+      R"({"Image":["alpine"]})",
+      "{" + base + R"(,"Cmd":"x","HostConfig":[]})",
+      "{" + base + R"(,"Env":[1,2]})",
+      "{" + base + R"(,"Entrypoint":{"a":1}})",
+      "{" + base + R"(,"HostConfig":{"Memory":"lots"}})",
+      "{" + base + R"(,"HostConfig":{"Memory":-5}})",
+      "{" + base + R"(,"HostConfig":{"Memory":1})})",
+      "{" + base + R"(,"HostConfig":{"CpuShares":99999999999}})",
+      "{" + base + R"(,"HostConfig":{"NanoCpus":-1}})",
+      "{" + base + R"(,"HostConfig":{"PidsLimit":-7}})",
+      "{" + base + R"(,"HostConfig":{"NetworkMode":"nosuchnet"}})",
+      "{" + base + R"(,"HostConfig":{"RestartPolicy":{"Name":"sometimes"}}})",
+      "{" + base + R"(,"HostConfig":{"LogConfig":{"Type":"syslog"}}})",
+      "{" + base + R"(,"HostConfig":{"LogConfig":{"Type":"local","Config":{"max-size":"-1k"}}}})",
+      "{" + base + R"(,"HostConfig":{"Binds":["relative:path:zz"]}})",
+      "{" + base + R"(,"HostConfig":{"Binds":["/tmp:relative"]}})",
+      "{" + base + R"(,"HostConfig":{"PortBindings":{"99999/tcp":[{"HostPort":"80"}]}}})",
+      "{" + base + R"(,"HostConfig":{"PortBindings":{"80/sctp":[{"HostPort":"x"}]}}})",
+      "{" + base + R"(,"HostConfig":{"VolumesFrom":["nosuchcontainer"]}})",
+  };
+  std::string dir = root_->dir() + "/bodies";
+  fs::create_directories(dir);
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    std::string f = dir + "/b" + std::to_string(i) + ".json";
+    { std::ofstream(f) << bodies[i]; }
+    auto r = run(d_->curl("POST", "/containers/create", "-H 'Content-Type: application/json' --data-binary @" + f));
+    bool client_error = r.out.find("HTTP 400") != std::string::npos || r.out.find("HTTP 404") != std::string::npos;
+    EXPECT_TRUE(client_error) << bodies[i] << " -> " << r.out;
+    EXPECT_NE(r.out.find("\"message\""), std::string::npos) << bodies[i] << " -> " << r.out;
+  }
+  // 20 MB of JSON: over the body limit (413) or refused as a bad body, never a crash.
+  std::string huge = dir + "/huge.json";
+  {
+    std::ofstream out(huge);
+    out << "{" << base << R"(,"Env":[)";
+    for (int i = 0; i < 1'000'000; ++i) out << (i ? "," : "") << "\"A" << i << "=xxxxxxxxxx\"";
+    out << "]}";
+  }
+  auto r = run(d_->curl("POST", "/containers/create", "-H 'Content-Type: application/json' --data-binary @" + huge));
+  EXPECT_TRUE(r.out.find("HTTP 413") != std::string::npos || r.out.find("HTTP 400") != std::string::npos) << r.out.substr(0, 300);
+  EXPECT_EQ(run(d_->docker("ps -aq")).out, "");
+  EXPECT_TRUE(!fs::exists(root_->root() + "/containers") || fs::is_empty(root_->root() + "/containers"));
+  EXPECT_EQ(mounts_below_root(), 0);
+  auto ping = run(d_->curl("GET", "/_ping"));
+  EXPECT_NE(ping.out.find("HTTP 200"), std::string::npos) << "the daemon is still up";
 }
 
 TEST_P(Containers, DuplicateNameIsAConflict) {
