@@ -79,10 +79,18 @@ rt::Task<void> ContainerService::drop_volumes(std::vector<std::string> names, st
   }
 }
 
-rt::Task<std::vector<container::Mount>> ContainerService::start_mounts(const Container& c) {
+rt::Task<std::vector<container::Mount>> ContainerService::start_mounts(Container& c) {
   if (c.mounts.empty()) co_return std::vector<container::Mount>{};
-  const std::vector<volume::MountPoint>& mounts = c.mounts;
-  co_await rt::offload([&mounts] { volume::check_sources(mounts); });
+  // The worker gets copies: the loop may read the record meanwhile.
+  std::vector<volume::MountPoint> mounts = c.mounts;
+  std::string rootfs = c.rootfs;
+  for (auto& m : c.mounts) m.copy_up = false;  // Docker's copy-up happens once per container
+  co_await rt::offload([&mounts, &rootfs] {
+    volume::check_sources(mounts);
+    for (const auto& m : mounts) {
+      if (m.type == "volume" && m.copy_up) volume::copy_up(rootfs, m.destination, m.source);
+    }
+  });
   co_return volume::spawn_mounts(mounts);
 }
 

@@ -75,7 +75,7 @@ json MountPoint::to_json() const {
   return {{"Type", type},       {"Name", name},           {"Source", source},
           {"Destination", destination}, {"Mode", mode}, {"RW", rw},
           {"Propagation", propagation}, {"Anonymous", anonymous}, {"CreateSource", create_source},
-          {"TmpfsOptions", tmpfs_options}};
+          {"TmpfsOptions", tmpfs_options}, {"CopyUp", copy_up}};
 }
 
 MountPoint MountPoint::from_json(const json& j) {
@@ -90,6 +90,7 @@ MountPoint MountPoint::from_json(const json& j) {
   m.anonymous = j.value("Anonymous", false);
   m.create_source = j.value("CreateSource", false);
   m.tmpfs_options = j.value("TmpfsOptions", std::vector<std::string>{});
+  m.copy_up = j.value("CopyUp", false);
   return m;
 }
 
@@ -158,6 +159,7 @@ MountPoint parse_bind(const std::string& spec) {
   if (parts.size() == 1) {  // "/ctr": an anonymous volume
     m.type = "volume";
     m.anonymous = true;
+    m.copy_up = true;
     m.destination = clean_destination(parts[0], "volume");
     return m;
   }
@@ -177,6 +179,7 @@ MountPoint parse_bind(const std::string& spec) {
     }
     m.type = "volume";
     m.name = src;
+    m.copy_up = true;
   }
   m.destination = clean_destination(parts[1], m.type);
   if (parts.size() == 3) {
@@ -187,8 +190,10 @@ MountPoint parse_bind(const std::string& spec) {
         if (rw_seen) throw invalid("invalid mode: " + parts[2]);
         rw_seen = true;
         m.rw = o == "rw";
-      } else if (o == "z" || o == "Z" || o == "nocopy" || o == "copy") {
-        // SELinux relabelling and copy control: accepted, nothing to do here.
+      } else if (o == "nocopy") {
+        m.copy_up = false;
+      } else if (o == "z" || o == "Z" || o == "copy") {
+        // SELinux relabelling: accepted, nothing to do here.
       } else if (is_propagation(o)) {
         if (m.type != "bind") throw invalid("invalid mode: " + parts[2] + " (propagation applies to binds only)");
         m.propagation = o;
@@ -228,6 +233,7 @@ MountPoint parse_mount(const json& j) {
       }
     }
   } else if (type == "volume") {
+    m.copy_up = true;
     if (source.empty()) {
       m.anonymous = true;
     } else {
@@ -240,6 +246,7 @@ MountPoint parse_mount(const json& j) {
         std::string drv = string_field(*dc, "Name", what);
         if (!drv.empty() && drv != "local") throw invalid(what + ": volume driver \"" + drv + "\" is not supported");
       }
+      if (const json* nc = field(*vo, "NoCopy"); nc != nullptr && nc->is_boolean() && nc->get<bool>()) m.copy_up = false;
     }
   } else if (type == "tmpfs") {
     if (!source.empty()) throw invalid(what + ": field Source must be empty for tmpfs");
@@ -339,6 +346,7 @@ std::vector<MountPoint> plan(const json& hc, const std::vector<std::string>& ima
         }
         m.anonymous = false;  // it belongs to the other container
         m.create_source = false;
+        m.copy_up = false;
         out.push_back(std::move(m));
       }
     }
@@ -349,6 +357,7 @@ std::vector<MountPoint> plan(const json& hc, const std::vector<std::string>& ima
     MountPoint m;
     m.type = "volume";
     m.anonymous = true;
+    m.copy_up = true;
     m.destination = dest;
     out.push_back(std::move(m));
   }

@@ -2,7 +2,8 @@
 // missing host dir created), named volumes kept across rm and removed by `volume rm`, rm -v and
 // --rm removing anonymous volumes, a volume in use refused, --volumes-from, a mount target that
 // is a symlink to /etc staying inside the rootfs, the volume commands, bad specs answered 400
-// with nothing created, and mounts kept across a daemon restart. Nothing is left mounted.
+// with nothing created, copy-up of the image's content into a new volume, and mounts kept
+// across a daemon restart. Nothing is left mounted.
 #include <filesystem>
 
 #include "daemon_fixture.hpp"
@@ -265,6 +266,20 @@ TEST_F(Volumes, BadMountSpecsAre400AndCreateNothing) {
   EXPECT_TRUE(volume_names().empty()) << "a failed create leaves no volume";
   EXPECT_TRUE(!fs::exists(root_->root() + "/containers") || fs::is_empty(root_->root() + "/containers"));
   EXPECT_FALSE(fs::exists(root_->dir() + "/nope"));
+}
+
+TEST_F(Volumes, NewVolumeGetsTheImageContentOnce) {
+  auto r = docker("run --rm --network none -v apkvol:/etc/apk alpine cat /etc/apk/arch");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "x86_64\n");
+  EXPECT_TRUE(fs::exists(volumes_dir() + "/apkvol/_data/repositories")) << "copied up from the image";
+  auto nocopy = docker("run --rm --network none -v empty:/etc/apk:nocopy alpine ls /etc/apk");
+  EXPECT_EQ(nocopy.status, 0) << nocopy.out;
+  EXPECT_EQ(nocopy.out, "");
+  // Not empty: a second container sees what the first left, not the image's files again.
+  ASSERT_EQ(docker("run --rm --network none -v apkvol:/etc/apk alpine rm /etc/apk/arch").status, 0);
+  auto again = docker("run --rm --network none -v apkvol:/etc/apk alpine ls /etc/apk");
+  EXPECT_EQ(again.out.find("arch"), std::string::npos) << again.out;
 }
 
 TEST_F(Volumes, MountsSurviveADaemonRestart) {

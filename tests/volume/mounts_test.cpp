@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "bocker/runtime/error.hpp"
 #include "bocker/volume/mounts.hpp"
@@ -16,6 +17,11 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using nlohmann::json;
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 std::string error_of(const std::function<void()>& fn) {
   try {
@@ -215,6 +221,55 @@ TEST(MountPointJson, RoundTripAndApiShape) {
   json b = parse_bind("/h:/d").to_api();
   EXPECT_FALSE(b.contains("Name"));
   EXPECT_EQ(b["Propagation"], "rprivate");
+}
+
+}  // namespace
+}  // namespace bocker::volume
+
+namespace bocker::volume {
+namespace {
+
+TEST_F(MaterializeTest, CopyUpFillsAnEmptyVolumeOnlyAndStaysInTheRoot) {
+  std::string rootfs = root_ + "/rootfs", vol = root_ + "/vol";
+  fs::create_directories(rootfs + "/etc/app/sub");
+  fs::create_directories(vol);
+  std::ofstream(rootfs + "/etc/app/conf") << "setting=1\n";
+  std::ofstream(rootfs + "/etc/app/sub/deep") << "deep\n";
+  fs::create_symlink("/etc/passwd", rootfs + "/etc/app/link");
+  fs::permissions(rootfs + "/etc/app", fs::perms(0750));
+  // A symlink in the image pointing at the host's /etc: resolved inside the rootfs.
+  fs::create_directory_symlink("/etc/app", rootfs + "/data");
+  EXPECT_TRUE(copy_up(rootfs, "/data", vol));
+  EXPECT_EQ(read_all(vol + "/conf"), "setting=1\n");
+  EXPECT_EQ(read_all(vol + "/sub/deep"), "deep\n");
+  EXPECT_TRUE(fs::is_symlink(vol + "/link"));
+  EXPECT_EQ(fs::read_symlink(vol + "/link"), "/etc/passwd") << "links are copied, not followed";
+  EXPECT_EQ(fs::status(vol).permissions() & fs::perms::all, fs::perms(0750));
+
+  // Not empty any more: nothing is copied again.
+  std::ofstream(rootfs + "/etc/app/new") << "x";
+  EXPECT_FALSE(copy_up(rootfs, "/data", vol));
+  EXPECT_FALSE(fs::exists(vol + "/new"));
+  // Nothing at that path in the image.
+  std::string vol2 = root_ + "/vol2";
+  fs::create_directories(vol2);
+  EXPECT_FALSE(copy_up(rootfs, "/nothing/here", vol2));
+  EXPECT_TRUE(fs::is_empty(vol2));
+  // "/etc/ssl" via ".." cannot leave the rootfs either: it is the rootfs's /etc or nothing.
+  EXPECT_FALSE(copy_up(rootfs, "/../../../../etc/ssl-bocker-nonexistent", vol2));
+}
+
+TEST(CopyUpFlags, SetForOwnVolumesOnly) {
+  EXPECT_TRUE(parse_bind("v1:/a").copy_up);
+  EXPECT_FALSE(parse_bind("v1:/a:nocopy").copy_up);
+  EXPECT_TRUE(parse_bind("/anon").copy_up);
+  EXPECT_FALSE(parse_bind("/h:/a").copy_up);
+  EXPECT_FALSE(parse_mount(json{{"Type", "volume"}, {"Target", "/a"}, {"VolumeOptions", {{"NoCopy", true}}}}).copy_up);
+  MountPoint donor = parse_bind("v1:/a");
+  auto p = plan(json{{"VolumesFrom", {"d"}}}, {"/img"}, [&](const std::string&) { return std::vector<MountPoint>{donor}; });
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_FALSE(p[0].copy_up) << "the donor's volume is not filled again";
+  EXPECT_TRUE(p[1].copy_up);
 }
 
 }  // namespace

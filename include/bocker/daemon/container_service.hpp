@@ -101,8 +101,9 @@ class ContainerService final : public api::ContainerBackend {
                                                            std::vector<std::string>& created);
   // Removes volumes `names` unless another container uses them (on a failed create or rm -v).
   rt::Task<void> drop_volumes(std::vector<std::string> names, std::string except_id);
-  // What spawn() mounts for `c` (sources checked, -v host directories made again).
-  rt::Task<std::vector<container::Mount>> start_mounts(const Container& c);
+  // What spawn() mounts for `c` (sources checked, -v host directories made again, empty new
+  // volumes filled with the image's content on the first start).
+  rt::Task<std::vector<container::Mount>> start_mounts(Container& c);
   // rm -v / --rm: the container's anonymous volumes go.
   rt::Task<void> remove_anonymous_volumes(const Container& c);
 

@@ -29,6 +29,7 @@ struct MountPoint {
   bool anonymous = false;   // a volume made for this container: `rm -v` / --rm remove it
   bool create_source = false;             // a -v bind: a missing host directory is created
   std::vector<std::string> tmpfs_options;  // "size=64m", "mode=1777", "noexec", ...
+  bool copy_up = false;  // a volume of this container not yet started: gets the image's content
 
   nlohmann::json to_json() const;  // persisted form
   static MountPoint from_json(const nlohmann::json& j);
@@ -75,6 +76,11 @@ std::vector<std::string> materialize(std::vector<MountPoint>& mounts, Store& sto
 // Blocking, before a start: a -v bind's missing host directory is created again (as Docker
 // does); a missing --mount bind source or volume directory is invalid().
 void check_sources(const std::vector<MountPoint>& mounts);
+
+// Blocking. Docker's copy-up: when `volume_dir` is empty, the content of `destination` in the
+// image (resolved inside `rootfs`; symlinks never followed out of it) is copied into it with
+// owners, modes and times. False when nothing was copied (volume not empty, path missing).
+bool copy_up(const std::string& rootfs, const std::string& destination, const std::string& volume_dir);
 
 // What spawn() gets for one mount; parents before children (sorted by destination depth).
 std::vector<container::Mount> spawn_mounts(const std::vector<MountPoint>& mounts);
