@@ -15,7 +15,8 @@ nlohmann::json filters_of(const http::Request& req) {
   std::string f = req.query_value("filters");
   if (f.empty()) return nullptr;
   nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) throw invalid("invalid filters: \"" + f + "\" is not a JSON object");
+  if (j.is_discarded() || !j.is_object())
+    throw invalid("invalid filters: \"" + f + "\" is not a JSON object");
   return j;
 }
 
@@ -25,8 +26,10 @@ rt::Task<void> list(VolumeBackend& b, http::Request& req, http::ResponseWriter& 
 }
 
 rt::Task<void> create(VolumeBackend& b, http::Request& req, http::ResponseWriter& w) {
-  nlohmann::json body = req.body.empty() ? nlohmann::json::object() : nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) throw invalid("invalid JSON in the volume create request body");
+  nlohmann::json body =
+      req.body.empty() ? nlohmann::json::object() : nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    throw invalid("invalid JSON in the volume create request body");
   nlohmann::json out = co_await b.create(std::move(body));
   co_await w.send(http::Response::json(201, out));
 }

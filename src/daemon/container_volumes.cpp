@@ -17,16 +17,17 @@ using nlohmann::json;
 std::vector<std::string> ContainerService::volume_users(const std::string& name) const {
   std::vector<std::string> out;
   for (const auto& [id, c] : by_id_) {
-    bool uses = std::any_of(c->mounts.begin(), c->mounts.end(),
-                            [&name](const volume::MountPoint& m) { return m.type == "volume" && m.name == name; });
+    bool uses = std::any_of(c->mounts.begin(), c->mounts.end(), [&name](const volume::MountPoint& m) {
+      return m.type == "volume" && m.name == name;
+    });
     if (uses) out.push_back(id);
   }
   return out;
 }
 
-rt::Task<std::vector<volume::MountPoint>> ContainerService::create_mounts(const json& hc, const json& config,
-                                                                           std::vector<std::string> image_volumes,
-                                                                           std::vector<std::string>& created) {
+rt::Task<std::vector<volume::MountPoint>> ContainerService::create_mounts(
+    const json& hc, const json& config, std::vector<std::string> image_volumes,
+    std::vector<std::string>& created) {
   if (auto it = config.find("Volumes"); it != config.end() && !it->is_null()) {
     if (!it->is_object()) throw invalid("Config.Volumes must be an object of paths");
     for (auto v = it->begin(); v != it->end(); ++v) {
@@ -42,12 +43,14 @@ rt::Task<std::vector<volume::MountPoint>> ContainerService::create_mounts(const 
     try {
       return find(name).mounts;
     } catch (const Error& e) {
-      if (e.kind() == Error::Kind::kNotFound) throw invalid(std::string(e.what()) + " (in HostConfig.VolumesFrom)");
+      if (e.kind() == Error::Kind::kNotFound)
+        throw invalid(std::string(e.what()) + " (in HostConfig.VolumesFrom)");
       throw;
     }
   });
   if (mounts.empty()) co_return mounts;
-  bool needs_store = std::any_of(mounts.begin(), mounts.end(), [](const auto& m) { return m.type == "volume"; });
+  bool needs_store =
+      std::any_of(mounts.begin(), mounts.end(), [](const auto& m) { return m.type == "volume"; });
   if (needs_store && volumes_ == nullptr) throw Error("volumes are not available in this daemon");
   volume::Store* store = volumes_;
   std::vector<std::string> made = co_await rt::offload([&mounts, store] {

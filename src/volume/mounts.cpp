@@ -30,12 +30,14 @@ std::vector<std::string> split(std::string_view s, char sep) {
 }
 
 bool is_propagation(const std::string& o) {
-  return o == "shared" || o == "rshared" || o == "slave" || o == "rslave" || o == "private" || o == "rprivate";
+  return o == "shared" || o == "rshared" || o == "slave" || o == "rslave" || o == "private" ||
+         o == "rprivate";
 }
 
 // Tmpfs options Docker accepts: mount flags, and size/mode/uid/gid/nr_inodes with values.
 void check_tmpfs_option(const std::string& o) {
-  static const std::set<std::string> kFlags = {"ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev"};
+  static const std::set<std::string> kFlags = {"ro",   "rw",     "exec", "noexec",
+                                               "suid", "nosuid", "dev",  "nodev"};
   if (kFlags.count(o) != 0) return;
   auto eq = o.find('=');
   std::string key = o.substr(0, eq);
@@ -43,7 +45,8 @@ void check_tmpfs_option(const std::string& o) {
       (key == "size" || key == "mode" || key == "uid" || key == "gid" || key == "nr_inodes")) {
     std::string v = o.substr(eq + 1);
     bool ok = std::all_of(v.begin(), v.end(), [](char c) {
-      return (c >= '0' && c <= '9') || c == 'k' || c == 'm' || c == 'g' || c == 'K' || c == 'M' || c == 'G' || c == '%';
+      return (c >= '0' && c <= '9') || c == 'k' || c == 'm' || c == 'g' || c == 'K' || c == 'M' || c == 'G' ||
+             c == '%';
     });
     if (ok) return;
   }
@@ -72,10 +75,17 @@ bool bool_field(const json& j, const char* key, const std::string& what) {
 }  // namespace
 
 json MountPoint::to_json() const {
-  return {{"Type", type},       {"Name", name},           {"Source", source},
-          {"Destination", destination}, {"Mode", mode}, {"RW", rw},
-          {"Propagation", propagation}, {"Anonymous", anonymous}, {"CreateSource", create_source},
-          {"TmpfsOptions", tmpfs_options}, {"CopyUp", copy_up}};
+  return {{"Type", type},
+          {"Name", name},
+          {"Source", source},
+          {"Destination", destination},
+          {"Mode", mode},
+          {"RW", rw},
+          {"Propagation", propagation},
+          {"Anonymous", anonymous},
+          {"CreateSource", create_source},
+          {"TmpfsOptions", tmpfs_options},
+          {"CopyUp", copy_up}};
 }
 
 MountPoint MountPoint::from_json(const json& j) {
@@ -120,8 +130,8 @@ std::vector<MountPoint> mounts_from_json(const json& j) {
 }
 
 json MountPoint::to_api() const {
-  json j = {{"Type", type}, {"Source", source}, {"Destination", destination}, {"Mode", mode},
-            {"RW", rw},     {"Propagation", propagation}};
+  json j = {{"Type", type}, {"Source", source}, {"Destination", destination},
+            {"Mode", mode}, {"RW", rw},         {"Propagation", propagation}};
   if (type == "volume") {
     j["Name"] = name;
     j["Driver"] = "local";
@@ -152,7 +162,8 @@ std::string clean_destination(std::string_view path, std::string_view type) {
 }
 
 MountPoint parse_bind(const std::string& spec) {
-  if (spec.find('\0') != std::string::npos) throw invalid("invalid volume specification: contains a NUL byte");
+  if (spec.find('\0') != std::string::npos)
+    throw invalid("invalid volume specification: contains a NUL byte");
   auto parts = split(spec, ':');
   if (parts.size() > 3 || spec.empty()) throw invalid("invalid volume specification: '" + spec + "'");
   MountPoint m;
@@ -173,9 +184,10 @@ MountPoint parse_bind(const std::string& spec) {
     m.create_source = true;
   } else {
     if (!valid_name(src)) {
-      throw invalid("create " + src + ": \"" + src +
-                    "\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" "
-                    "are allowed. If you intended to pass a host directory, use absolute path");
+      throw invalid(
+          "create " + src + ": \"" + src +
+          "\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" "
+          "are allowed. If you intended to pass a host directory, use absolute path");
     }
     m.type = "volume";
     m.name = src;
@@ -195,7 +207,8 @@ MountPoint parse_bind(const std::string& spec) {
       } else if (o == "z" || o == "Z" || o == "copy") {
         // SELinux relabelling: accepted, nothing to do here.
       } else if (is_propagation(o)) {
-        if (m.type != "bind") throw invalid("invalid mode: " + parts[2] + " (propagation applies to binds only)");
+        if (m.type != "bind")
+          throw invalid("invalid mode: " + parts[2] + " (propagation applies to binds only)");
         m.propagation = o;
       } else {
         throw invalid("invalid mode: " + parts[2]);
@@ -221,7 +234,8 @@ MountPoint parse_mount(const json& j) {
   if (source.find('\0') != std::string::npos) throw invalid(what + ": source contains a NUL byte");
   if (type == "bind") {
     if (source.empty()) throw invalid(what + ": field Source must not be empty");
-    if (source[0] != '/') throw invalid(what + ": invalid mount path: '" + source + "' mount path must be absolute");
+    if (source[0] != '/')
+      throw invalid(what + ": invalid mount path: '" + source + "' mount path must be absolute");
     m.source = std::filesystem::path(source).lexically_normal().string();
     if (m.source.size() > 1 && m.source.back() == '/') m.source.pop_back();
     m.propagation = "rprivate";
@@ -240,13 +254,16 @@ MountPoint parse_mount(const json& j) {
       if (!valid_name(source)) check_name(source);
       m.name = source;
     }
-    if (field(j, "BindOptions") != nullptr) throw invalid(what + ": BindOptions cannot be used with a volume");
+    if (field(j, "BindOptions") != nullptr)
+      throw invalid(what + ": BindOptions cannot be used with a volume");
     if (const json* vo = field(j, "VolumeOptions"); vo != nullptr && vo->is_object()) {
       if (const json* dc = field(*vo, "DriverConfig"); dc != nullptr && dc->is_object()) {
         std::string drv = string_field(*dc, "Name", what);
-        if (!drv.empty() && drv != "local") throw invalid(what + ": volume driver \"" + drv + "\" is not supported");
+        if (!drv.empty() && drv != "local")
+          throw invalid(what + ": volume driver \"" + drv + "\" is not supported");
       }
-      if (const json* nc = field(*vo, "NoCopy"); nc != nullptr && nc->is_boolean() && nc->get<bool>()) m.copy_up = false;
+      if (const json* nc = field(*vo, "NoCopy"); nc != nullptr && nc->is_boolean() && nc->get<bool>())
+        m.copy_up = false;
     }
   } else if (type == "tmpfs") {
     if (!source.empty()) throw invalid(what + ": field Source must be empty for tmpfs");
@@ -254,7 +271,8 @@ MountPoint parse_mount(const json& j) {
       if (!to->is_object()) throw invalid(what + ": TmpfsOptions must be an object");
       if (const json* sz = field(*to, "SizeBytes"); sz != nullptr) {
         if (!sz->is_number_integer() || sz->get<long long>() < 0) throw invalid(what + ": invalid SizeBytes");
-        if (sz->get<long long>() > 0) m.tmpfs_options.push_back("size=" + std::to_string(sz->get<long long>()));
+        if (sz->get<long long>() > 0)
+          m.tmpfs_options.push_back("size=" + std::to_string(sz->get<long long>()));
       }
       if (const json* md = field(*to, "Mode"); md != nullptr) {
         if (!md->is_number_integer() || md->get<long long>() < 0 || md->get<long long>() > 07777) {
@@ -290,7 +308,8 @@ MountPoint parse_tmpfs(const std::string& destination, const std::string& option
 
 VolumesFrom parse_volumes_from(const std::string& spec) {
   auto parts = split(spec, ':');
-  if (parts.size() > 2 || parts[0].empty()) throw invalid("invalid volumes-from specification: '" + spec + "'");
+  if (parts.size() > 2 || parts[0].empty())
+    throw invalid("invalid volumes-from specification: '" + spec + "'");
   VolumesFrom v{parts[0], std::nullopt};
   if (parts.size() == 2) {
     if (parts[1] == "ro") {
@@ -373,7 +392,8 @@ std::vector<std::string> materialize(std::vector<MountPoint>& mounts, Store& sto
         if (::stat(m.source.c_str(), &st) == 0) continue;
         if (errno != ENOENT) throw SystemError(errno, "stat bind source", m.source);
         if (!m.create_source) {
-          throw invalid("invalid mount config for type \"bind\": bind source path does not exist: " + m.source);
+          throw invalid("invalid mount config for type \"bind\": bind source path does not exist: " +
+                        m.source);
         }
         make_dirs(m.source, 0755);
       } else if (m.type == "volume") {
@@ -410,7 +430,8 @@ void check_sources(const std::vector<MountPoint>& mounts) {
       make_dirs(m.source, 0755);
       continue;
     }
-    if (m.type == "volume") throw invalid("volume " + m.name + " of mount " + m.destination + " is gone: " + m.source);
+    if (m.type == "volume")
+      throw invalid("volume " + m.name + " of mount " + m.destination + " is gone: " + m.source);
     throw invalid("invalid mount config for type \"bind\": bind source path does not exist: " + m.source);
   }
 }
@@ -419,8 +440,9 @@ std::vector<container::Mount> spawn_mounts(const std::vector<MountPoint>& mounts
   std::vector<const MountPoint*> sorted;
   for (const auto& m : mounts) sorted.push_back(&m);
   auto depth = [](const std::string& p) { return std::count(p.begin(), p.end(), '/'); };
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [&depth](const MountPoint* a, const MountPoint* b) { return depth(a->destination) < depth(b->destination); });
+  std::stable_sort(sorted.begin(), sorted.end(), [&depth](const MountPoint* a, const MountPoint* b) {
+    return depth(a->destination) < depth(b->destination);
+  });
   std::vector<container::Mount> out;
   for (const MountPoint* m : sorted) {
     container::Mount cm;
@@ -430,15 +452,24 @@ std::vector<container::Mount> spawn_mounts(const std::vector<MountPoint>& mounts
       cm.source = "tmpfs";
       cm.fstype = "tmpfs";
       for (const auto& o : m->tmpfs_options) {
-        if (o == "ro") cm.readonly = true;
-        else if (o == "rw") cm.readonly = false;
-        else if (o == "noexec") cm.flags |= MS_NOEXEC;
-        else if (o == "exec") cm.flags &= ~static_cast<unsigned long>(MS_NOEXEC);
-        else if (o == "nosuid") cm.flags |= MS_NOSUID;
-        else if (o == "suid") cm.flags &= ~static_cast<unsigned long>(MS_NOSUID);
-        else if (o == "nodev") cm.flags |= MS_NODEV;
-        else if (o == "dev") cm.flags &= ~static_cast<unsigned long>(MS_NODEV);
-        else cm.data += (cm.data.empty() ? "" : ",") + o;
+        if (o == "ro")
+          cm.readonly = true;
+        else if (o == "rw")
+          cm.readonly = false;
+        else if (o == "noexec")
+          cm.flags |= MS_NOEXEC;
+        else if (o == "exec")
+          cm.flags &= ~static_cast<unsigned long>(MS_NOEXEC);
+        else if (o == "nosuid")
+          cm.flags |= MS_NOSUID;
+        else if (o == "suid")
+          cm.flags &= ~static_cast<unsigned long>(MS_NOSUID);
+        else if (o == "nodev")
+          cm.flags |= MS_NODEV;
+        else if (o == "dev")
+          cm.flags &= ~static_cast<unsigned long>(MS_NODEV);
+        else
+          cm.data += (cm.data.empty() ? "" : ",") + o;
       }
       if (m->tmpfs_options.empty()) cm.flags |= MS_NOSUID | MS_NODEV;
     } else {

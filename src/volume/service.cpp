@@ -46,7 +46,8 @@ std::uint64_t tree_size(const std::string& dir) {
   for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     struct stat st {};
-    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) n += static_cast<std::uint64_t>(st.st_size);
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      n += static_cast<std::uint64_t>(st.st_size);
   }
   return n;
 }
@@ -111,9 +112,8 @@ rt::Task<json> Service::create(json body) {
   auto opts = string_map(body, "DriverOpts");
   if (!name.empty()) check_name(name);
   Store& store = store_;
-  Store::Created c = co_await rt::offload([&store, &name, &labels, &opts, &driver] {
-    return store.create(name, labels, opts, driver);
-  });
+  Store::Created c = co_await rt::offload(
+      [&store, &name, &labels, &opts, &driver] { return store.create(name, labels, opts, driver); });
   co_return c.volume.to_api();
 }
 

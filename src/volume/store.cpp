@@ -27,8 +27,13 @@ std::string now_rfc3339() {
 }
 
 json meta_json(const Volume& v) {
-  return {{"Name", v.name},         {"Driver", v.driver}, {"Mountpoint", v.mountpoint}, {"CreatedAt", v.created_at},
-          {"Labels", v.labels},     {"Options", v.options}, {"Scope", "local"}};
+  return {{"Name", v.name},
+          {"Driver", v.driver},
+          {"Mountpoint", v.mountpoint},
+          {"CreatedAt", v.created_at},
+          {"Labels", v.labels},
+          {"Options", v.options},
+          {"Scope", "local"}};
 }
 
 std::map<std::string, std::string> string_map(const json& j) {
@@ -49,7 +54,9 @@ json Volume::to_api() const {
 
 bool valid_name(std::string_view name) {
   if (name.size() < 2 || name.size() > 255) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
   if (!alnum(name[0])) return false;
   for (char c : name) {
     if (!alnum(c) && c != '_' && c != '.' && c != '-') return false;
@@ -59,9 +66,10 @@ bool valid_name(std::string_view name) {
 
 void check_name(const std::string& name) {
   if (!valid_name(name)) {
-    throw invalid("create " + name + ": \"" + name +
-                  "\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are "
-                  "allowed. If you intended to pass a host directory, use absolute path");
+    throw invalid(
+        "create " + name + ": \"" + name +
+        "\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are "
+        "allowed. If you intended to pass a host directory, use absolute path");
   }
 }
 

@@ -20,7 +20,8 @@ class Volumes : public ::testing::Test {
     if (!fs::exists(kAlpineTarball)) GTEST_SKIP() << kAlpineTarball << " missing";
     if (!have("docker")) GTEST_SKIP() << "no docker CLI at /usr/local/bin/docker";
     root_ = std::make_unique<TestRoot>(Storage::kOverlay2);
-    d_ = std::make_unique<DaemonProcess>(root_->root(), root_->dir() + "/b.sock", root_->dir() + "/bockerd.log",
+    d_ = std::make_unique<DaemonProcess>(root_->root(), root_->dir() + "/b.sock",
+                                         root_->dir() + "/bockerd.log",
                                          std::vector<std::string>{"--storage-driver", "overlay2"});
     std::string err = d_->start();
     ASSERT_EQ(err, "");
@@ -63,12 +64,14 @@ class Volumes : public ::testing::Test {
 
 TEST_F(Volumes, BindMountWritesReachTheHostAndReadOnlyRefuses) {
   // The host directory does not exist yet: -v creates it, as Docker does.
-  auto w = docker("run --rm --network none -v " + host_ + ":/data alpine sh -c 'echo hello > /data/f; cat /data/f'");
+  auto w = docker("run --rm --network none -v " + host_ +
+                  ":/data alpine sh -c 'echo hello > /data/f; cat /data/f'");
   ASSERT_EQ(w.status, 0) << w.out << d_->log();
   EXPECT_EQ(w.out, "hello\n");
   EXPECT_EQ(read_file(host_ + "/f"), "hello\n");
 
-  auto ro = docker("run --rm --network none -v " + host_ + ":/data:ro alpine sh -c 'cat /data/f; echo x > /data/g'");
+  auto ro = docker("run --rm --network none -v " + host_ +
+                   ":/data:ro alpine sh -c 'cat /data/f; echo x > /data/g'");
   EXPECT_NE(ro.status, 0) << ro.out;
   EXPECT_THAT(ro.out, HasSubstr("hello"));
   EXPECT_THAT(ro.out, HasSubstr("Read-only file system"));
@@ -78,8 +81,9 @@ TEST_F(Volumes, BindMountWritesReachTheHostAndReadOnlyRefuses) {
   std::ofstream(root_->dir() + "/single") << "one file\n";
   fs::create_directories(root_->dir() + "/inner");
   std::ofstream(root_->dir() + "/inner/i") << "inner\n";
-  auto nested = docker("run --rm --network none -v " + host_ + ":/data -v " + root_->dir() + "/inner:/data/sub/in -v " +
-                       root_->dir() + "/single:/etc/single.conf:ro alpine sh -c 'cat /data/sub/in/i /etc/single.conf'");
+  auto nested =
+      docker("run --rm --network none -v " + host_ + ":/data -v " + root_->dir() + "/inner:/data/sub/in -v " +
+             root_->dir() + "/single:/etc/single.conf:ro alpine sh -c 'cat /data/sub/in/i /etc/single.conf'");
   EXPECT_EQ(nested.status, 0) << nested.out;
   EXPECT_EQ(nested.out, "inner\none file\n");
   EXPECT_TRUE(fs::is_directory(host_ + "/sub/in")) << "the nested target is created inside the outer bind";
@@ -160,14 +164,20 @@ TEST_F(Volumes, AnonymousVolumesGoWithRmVAndRunRm) {
 TEST_F(Volumes, VolumesFromSharesTheDataContainersMounts) {
   fs::create_directories(host_);
   std::ofstream(host_ + "/h") << "host data\n";
-  ASSERT_EQ(docker("create --name data --network none -v shared:/shared -v " + host_ + ":/hostdata -v /anonvol alpine true").status, 0);
-  auto w = docker("run --rm --network none --volumes-from data alpine sh -c 'echo from-data > /shared/f; echo a > /anonvol/a; cat /hostdata/h'");
+  ASSERT_EQ(docker("create --name data --network none -v shared:/shared -v " + host_ +
+                   ":/hostdata -v /anonvol alpine true")
+                .status,
+            0);
+  auto w = docker(
+      "run --rm --network none --volumes-from data alpine sh -c 'echo from-data > /shared/f; echo a > "
+      "/anonvol/a; cat /hostdata/h'");
   ASSERT_EQ(w.status, 0) << w.out;
   EXPECT_EQ(w.out, "host data\n");
   EXPECT_EQ(read_file(volumes_dir() + "/shared/_data/f"), "from-data\n");
   EXPECT_EQ(volume_names().size(), 2u) << "--rm of the consumer leaves the donor's anonymous volume";
 
-  auto ro = docker("run --rm --network none --volumes-from data:ro alpine sh -c 'cat /shared/f; echo no > /shared/g'");
+  auto ro = docker(
+      "run --rm --network none --volumes-from data:ro alpine sh -c 'cat /shared/f; echo no > /shared/g'");
   EXPECT_NE(ro.status, 0);
   EXPECT_THAT(ro.out, HasSubstr("from-data"));
   EXPECT_THAT(ro.out, HasSubstr("Read-only file system"));
@@ -190,15 +200,17 @@ TEST_F(Volumes, SymlinkToEtcAsMountTargetStaysInsideTheContainer) {
 
   std::string marker = "bocker-volume-test-" + std::to_string(::getpid());
   fs::create_directories(host_);
-  auto r = docker("run --rm --network none -v " + host_ + ":/mnt/etclink evil sh -c 'echo contained > /etc/" + marker +
-                  "; cat /mnt/etclink/" + marker + "; test -e /etc/alpine-release; echo release=$?'");
+  auto r =
+      docker("run --rm --network none -v " + host_ + ":/mnt/etclink evil sh -c 'echo contained > /etc/" +
+             marker + "; cat /mnt/etclink/" + marker + "; test -e /etc/alpine-release; echo release=$?'");
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, "contained\nrelease=1\n") << "the bind covers the container's /etc";
   EXPECT_EQ(read_file(host_ + "/" + marker), "contained\n");
   EXPECT_FALSE(fs::exists("/etc/" + marker)) << "the host's /etc was touched";
 
   // Through an intermediate component: the new directory is made in the rootfs's /etc.
-  auto sub = docker("run --rm --network none -v " + host_ + ":/mnt/etclink/" + marker + "-dir evil ls /etc/" + marker + "-dir");
+  auto sub = docker("run --rm --network none -v " + host_ + ":/mnt/etclink/" + marker + "-dir evil ls /etc/" +
+                    marker + "-dir");
   EXPECT_EQ(sub.status, 0) << sub.out;
   EXPECT_THAT(sub.out, HasSubstr(marker));
   EXPECT_FALSE(fs::exists("/etc/" + marker + "-dir")) << "the mount target was created on the host";
@@ -237,9 +249,10 @@ TEST_F(Volumes, VolumeCommands) {
 
 TEST_F(Volumes, BadMountSpecsAre400AndCreateNothing) {
   auto create = [this](const std::string& hc) {
-    return run(d_->curl("POST", "/containers/create",
-                        "-H 'Content-Type: application/json' -d '{\"Image\":\"alpine\",\"Cmd\":[\"true\"],\"HostConfig\":" +
-                            hc + "}'"));
+    return run(d_->curl(
+        "POST", "/containers/create",
+        "-H 'Content-Type: application/json' -d '{\"Image\":\"alpine\",\"Cmd\":[\"true\"],\"HostConfig\":" +
+            hc + "}'"));
   };
   struct Case {
     std::string hc, message;
@@ -251,7 +264,8 @@ TEST_F(Volumes, BadMountSpecsAre400AndCreateNothing) {
       {"{\"Binds\":[\"okvol:/a:rx\"]}", "invalid mode: rx"},
       {"{\"Binds\":[\"okvol:/\"]}", "destination can't be '/'"},
       {"{\"Binds\":\"okvol:/a\"}", "HostConfig.Binds must be an array"},
-      {"{\"Binds\":[\"okvol:/a\"],\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"" + root_->dir() + "/nope\",\"Target\":\"/m\"}]}",
+      {"{\"Binds\":[\"okvol:/a\"],\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"" + root_->dir() +
+           "/nope\",\"Target\":\"/m\"}]}",
        "bind source path does not exist: " + root_->dir() + "/nope"},
       {"{\"Mounts\":[{\"Type\":\"weird\",\"Target\":\"/m\"}]}", "mount type unknown"},
   };

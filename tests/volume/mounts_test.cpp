@@ -1,5 +1,7 @@
 // Mount specs: Binds, Mounts, Tmpfs, VolumesFrom and image volumes, with Docker's errors;
 // materialize() on a temporary store (and its rollback); what spawn() gets.
+#include "bocker/volume/mounts.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
@@ -8,15 +10,14 @@
 #include <fstream>
 
 #include "bocker/runtime/error.hpp"
-#include "bocker/volume/mounts.hpp"
 #include "bocker/volume/store.hpp"
 
 namespace bocker::volume {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path);
@@ -72,15 +73,18 @@ TEST(ParseBind, DockerErrors) {
   EXPECT_THAT(error_of([] { parse_bind("/h:/c:ro,rw"); }), HasSubstr("invalid mode"));
   EXPECT_THAT(error_of([] { parse_bind("a:b:c:d"); }), HasSubstr("invalid volume specification"));
   EXPECT_THAT(error_of([] { parse_bind(":/c"); }), HasSubstr("empty source"));
-  EXPECT_THAT(error_of([] { parse_bind("bad name:/c"); }), HasSubstr("includes invalid characters for a local volume name"));
-  EXPECT_THAT(error_of([] { parse_bind("x:/c"); }), HasSubstr("invalid characters")) << "one-character names are invalid";
+  EXPECT_THAT(error_of([] { parse_bind("bad name:/c"); }),
+              HasSubstr("includes invalid characters for a local volume name"));
+  EXPECT_THAT(error_of([] { parse_bind("x:/c"); }), HasSubstr("invalid characters"))
+      << "one-character names are invalid";
   EXPECT_THAT(error_of([] { parse_bind("relative"); }), HasSubstr("must be absolute"));
   EXPECT_THAT(error_of([] { parse_bind("vol:/c:rshared"); }), HasSubstr("binds only"));
   EXPECT_THAT(error_of([] { parse_bind(std::string("/h:/c\0x", 7)); }), HasSubstr("NUL"));
 }
 
 TEST(ParseMount, TypesAndErrors) {
-  MountPoint b = parse_mount(json{{"Type", "bind"}, {"Source", "/srv"}, {"Target", "/data"}, {"ReadOnly", true}});
+  MountPoint b =
+      parse_mount(json{{"Type", "bind"}, {"Source", "/srv"}, {"Target", "/data"}, {"ReadOnly", true}});
   EXPECT_EQ(b.type, "bind");
   EXPECT_FALSE(b.rw);
   EXPECT_FALSE(b.create_source) << "--mount type=bind requires the source to exist";
@@ -88,18 +92,37 @@ TEST(ParseMount, TypesAndErrors) {
   EXPECT_EQ(v.name, "vol1");
   MountPoint anon = parse_mount(json{{"Type", "volume"}, {"Target", "/v"}});
   EXPECT_TRUE(anon.anonymous);
-  MountPoint t = parse_mount(json{{"Type", "tmpfs"}, {"Target", "/t"}, {"TmpfsOptions", {{"SizeBytes", 1048576}, {"Mode", 01777}}}});
+  MountPoint t = parse_mount(
+      json{{"Type", "tmpfs"}, {"Target", "/t"}, {"TmpfsOptions", {{"SizeBytes", 1048576}, {"Mode", 01777}}}});
   EXPECT_EQ(t.tmpfs_options, (std::vector<std::string>{"size=1048576", "mode=1777"}));
 
-  EXPECT_THAT(error_of([] { parse_mount(json{{"Type", "bind"}, {"Target", "/d"}}); }), HasSubstr("Source must not be empty"));
-  EXPECT_THAT(error_of([] { parse_mount(json{{"Type", "bind"}, {"Source", "rel"}, {"Target", "/d"}}); }),
+  EXPECT_THAT(error_of([] {
+                parse_mount(json{{"Type", "bind"}, {"Target", "/d"}});
+              }),
+              HasSubstr("Source must not be empty"));
+  EXPECT_THAT(error_of([] {
+                parse_mount(json{{"Type", "bind"}, {"Source", "rel"}, {"Target", "/d"}});
+              }),
               HasSubstr("must be absolute"));
-  EXPECT_THAT(error_of([] { parse_mount(json{{"Type", "nfs"}, {"Target", "/d"}}); }), HasSubstr("mount type unknown"));
-  EXPECT_THAT(error_of([] { parse_mount(json{{"Type", "volume"}, {"Source", "v1"}}); }), HasSubstr("Target must not be empty"));
-  EXPECT_THAT(error_of([] { parse_mount(json{{"Type", "tmpfs"}, {"Source", "x"}, {"Target", "/t"}}); }),
+  EXPECT_THAT(error_of([] {
+                parse_mount(json{{"Type", "nfs"}, {"Target", "/d"}});
+              }),
+              HasSubstr("mount type unknown"));
+  EXPECT_THAT(error_of([] {
+                parse_mount(json{{"Type", "volume"}, {"Source", "v1"}});
+              }),
+              HasSubstr("Target must not be empty"));
+  EXPECT_THAT(error_of([] {
+                parse_mount(json{{"Type", "tmpfs"}, {"Source", "x"}, {"Target", "/t"}});
+              }),
               HasSubstr("Source must be empty"));
-  EXPECT_THAT(error_of([] { parse_mount(json{{"Type", 5}, {"Target", "/t"}}); }), HasSubstr("must be a string"));
-  EXPECT_THAT(error_of([] { parse_mount(json{{"Type", "bind"}, {"Source", "/s"}, {"Target", "/t"}, {"ReadOnly", "yes"}}); }),
+  EXPECT_THAT(error_of([] {
+                parse_mount(json{{"Type", 5}, {"Target", "/t"}});
+              }),
+              HasSubstr("must be a string"));
+  EXPECT_THAT(error_of([] {
+                parse_mount(json{{"Type", "bind"}, {"Source", "/s"}, {"Target", "/t"}, {"ReadOnly", "yes"}});
+              }),
               HasSubstr("must be a boolean"));
   EXPECT_THAT(error_of([] { parse_mount(json::array()); }), HasSubstr("must be objects"));
 }
@@ -141,12 +164,19 @@ TEST(Plan, PrecedenceDuplicatesAndImageVolumes) {
   EXPECT_EQ(p[4].destination, "/img");
   EXPECT_TRUE(p[4].anonymous);
 
-  EXPECT_THAT(error_of([&] { plan(json{{"Binds", {"/a:/x", "v1:/x/"}}}, {}, mounts_of); }),
+  EXPECT_THAT(error_of([&] {
+                plan(json{{"Binds", {"/a:/x", "v1:/x/"}}}, {}, mounts_of);
+              }),
               HasSubstr("Duplicate mount point: /x"));
   EXPECT_THROW(plan(json{{"VolumesFrom", {"nosuch"}}}, {}, mounts_of), Error);
-  EXPECT_THAT(error_of([&] { plan(json{{"Binds", "/a:/b"}}, {}, mounts_of); }), HasSubstr("must be an array"));
+  EXPECT_THAT(error_of([&] {
+                plan(json{{"Binds", "/a:/b"}}, {}, mounts_of);
+              }),
+              HasSubstr("must be an array"));
   EXPECT_THAT(error_of([&] { plan(json{{"Binds", {5}}}, {}, mounts_of); }), HasSubstr("must be strings"));
-  EXPECT_THAT(error_of([&] { plan(json{{"Tmpfs", {{"/t", "size=1m,exec;rm"}}}}, {}, mounts_of); }),
+  EXPECT_THAT(error_of([&] {
+                plan(json{{"Tmpfs", {{"/t", "size=1m,exec;rm"}}}}, {}, mounts_of);
+              }),
               HasSubstr("invalid tmpfs option"));
   EXPECT_TRUE(plan(json::object(), {}, mounts_of).empty());
 }
@@ -165,8 +195,8 @@ class MaterializeTest : public ::testing::Test {
 TEST_F(MaterializeTest, CreatesVolumesAndHostDirsAndRollsBack) {
   Store s(root_);
   s.create("existing");
-  std::vector<MountPoint> ms = {parse_bind(root_ + "/hostdir:/h"), parse_bind("existing:/e"), parse_bind("fresh:/f"),
-                                parse_bind("/anon")};
+  std::vector<MountPoint> ms = {parse_bind(root_ + "/hostdir:/h"), parse_bind("existing:/e"),
+                                parse_bind("fresh:/f"), parse_bind("/anon")};
   auto created = materialize(ms, s);
   EXPECT_EQ(created.size(), 2u) << "fresh and the anonymous one";
   EXPECT_TRUE(fs::is_directory(root_ + "/hostdir"));
@@ -177,9 +207,11 @@ TEST_F(MaterializeTest, CreatesVolumesAndHostDirsAndRollsBack) {
   EXPECT_NO_THROW(check_sources(ms));
 
   // A --mount bind whose source is missing: nothing created by this call stays.
-  std::vector<MountPoint> bad = {parse_bind("newvol:/n"), parse_bind("/anon2"),
-                                 parse_mount(json{{"Type", "bind"}, {"Source", root_ + "/missing"}, {"Target", "/m"}})};
-  EXPECT_THAT(error_of([&] { materialize(bad, s); }), HasSubstr("bind source path does not exist: " + root_ + "/missing"));
+  std::vector<MountPoint> bad = {
+      parse_bind("newvol:/n"), parse_bind("/anon2"),
+      parse_mount(json{{"Type", "bind"}, {"Source", root_ + "/missing"}, {"Target", "/m"}})};
+  EXPECT_THAT(error_of([&] { materialize(bad, s); }),
+              HasSubstr("bind source path does not exist: " + root_ + "/missing"));
   EXPECT_FALSE(s.find("newvol"));
   EXPECT_EQ(s.list().size(), 3u);
   EXPECT_FALSE(fs::exists(root_ + "/missing"));
@@ -188,7 +220,8 @@ TEST_F(MaterializeTest, CreatesVolumesAndHostDirsAndRollsBack) {
   fs::remove_all(root_ + "/hostdir");
   check_sources(ms);
   EXPECT_TRUE(fs::is_directory(root_ + "/hostdir"));
-  std::vector<MountPoint> strict = {parse_mount(json{{"Type", "bind"}, {"Source", root_ + "/gone"}, {"Target", "/g"}})};
+  std::vector<MountPoint> strict = {
+      parse_mount(json{{"Type", "bind"}, {"Source", root_ + "/gone"}, {"Target", "/g"}})};
   EXPECT_THROW(check_sources(strict), Error);
 }
 
@@ -264,9 +297,11 @@ TEST(CopyUpFlags, SetForOwnVolumesOnly) {
   EXPECT_FALSE(parse_bind("v1:/a:nocopy").copy_up);
   EXPECT_TRUE(parse_bind("/anon").copy_up);
   EXPECT_FALSE(parse_bind("/h:/a").copy_up);
-  EXPECT_FALSE(parse_mount(json{{"Type", "volume"}, {"Target", "/a"}, {"VolumeOptions", {{"NoCopy", true}}}}).copy_up);
+  EXPECT_FALSE(
+      parse_mount(json{{"Type", "volume"}, {"Target", "/a"}, {"VolumeOptions", {{"NoCopy", true}}}}).copy_up);
   MountPoint donor = parse_bind("v1:/a");
-  auto p = plan(json{{"VolumesFrom", {"d"}}}, {"/img"}, [&](const std::string&) { return std::vector<MountPoint>{donor}; });
+  auto p = plan(json{{"VolumesFrom", {"d"}}}, {"/img"},
+                [&](const std::string&) { return std::vector<MountPoint>{donor}; });
   ASSERT_EQ(p.size(), 2u);
   EXPECT_FALSE(p[0].copy_up) << "the donor's volume is not filled again";
   EXPECT_TRUE(p[1].copy_up);

@@ -1,5 +1,7 @@
 // The volume store on a temporary directory: names, idempotent create, metadata on disk,
 // reload, in-use refusal, removal, anonymous volumes, filters and the Service's prune.
+#include "bocker/volume/store.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,14 +11,13 @@
 #include "bocker/runtime/error.hpp"
 #include "bocker/runtime/loop.hpp"
 #include "bocker/volume/service.hpp"
-#include "bocker/volume/store.hpp"
 
 namespace bocker::volume {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 class StoreTest : public ::testing::Test {
  protected:
@@ -99,8 +100,8 @@ TEST_F(StoreTest, ReloadKeepsVolumesAndDropsHalfCreatedOnes) {
     s.create("one", {{"k", "v"}});
     s.create_anonymous();
   }
-  fs::create_directories(root() + "/volumes/halfmade/_data");              // crash before meta.json
-  fs::create_directories(root() + "/volumes/.rm-gone/_data/sub");         // crash during removal
+  fs::create_directories(root() + "/volumes/halfmade/_data");      // crash before meta.json
+  fs::create_directories(root() + "/volumes/.rm-gone/_data/sub");  // crash during removal
   Store s(root());
   auto vs = s.list();
   ASSERT_EQ(vs.size(), 2u);
@@ -170,7 +171,9 @@ TEST_F(StoreTest, ServicePrunesUnusedAnonymousVolumes) {
   auto a1 = s.create_anonymous();
   auto a2 = s.create_anonymous();
   std::ofstream(s.path(a1.name) + "/f") << "12345";
-  Service svc(s, [&a2](const std::string& n) { return n == a2.name ? std::vector<std::string>{"c1"} : std::vector<std::string>{}; });
+  Service svc(s, [&a2](const std::string& n) {
+    return n == a2.name ? std::vector<std::string>{"c1"} : std::vector<std::string>{};
+  });
   json out = run_task(svc.prune(nullptr));
   EXPECT_EQ(out["VolumesDeleted"], json::array({a1.name}));
   EXPECT_EQ(out["SpaceReclaimed"], 5);

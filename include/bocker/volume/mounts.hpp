@@ -25,9 +25,9 @@ struct MountPoint {
   std::string destination;  // cleaned absolute path inside the container
   std::string mode;         // the options as given ("ro", "z", ...), shown as Mode
   bool rw = true;
-  std::string propagation;  // "rprivate" for binds, "" otherwise
-  bool anonymous = false;   // a volume made for this container: `rm -v` / --rm remove it
-  bool create_source = false;             // a -v bind: a missing host directory is created
+  std::string propagation;                 // "rprivate" for binds, "" otherwise
+  bool anonymous = false;                  // a volume made for this container: `rm -v` / --rm remove it
+  bool create_source = false;              // a -v bind: a missing host directory is created
   std::vector<std::string> tmpfs_options;  // "size=64m", "mode=1777", "noexec", ...
   bool copy_up = false;  // a volume of this container not yet started: gets the image's content
 
