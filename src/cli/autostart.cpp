@@ -107,6 +107,10 @@ pid_t spawn_daemon(const std::string& binary, const Host& host, const Env& env, 
   if (auto metrics = env.get("BOCKER_METRICS_ADDR"); metrics) {
     args.push_back("--metrics-addr=" + *metrics);
   }
+  if (auto bridge = env.get("BOCKER_BRIDGE"); bridge && !bridge->empty()) {
+    args.push_back("--bridge");
+    args.push_back(*bridge);
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

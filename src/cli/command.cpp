@@ -158,6 +158,7 @@ std::string main_help() {
        "  BOCKER_ROOT                Passed to a started bockerd as --root\n"
        "  BOCKER_METRICS_ADDR        Passed to a started bockerd as --metrics-addr (empty: no metrics "
        "listener)\n"
+       "  BOCKER_BRIDGE              Passed to a started bockerd as --bridge (none: no bridge network)\n"
        "  BOCKER_DAEMON_LOG          Log of a started bockerd (default /var/log/bocker/bockerd.log,\n"
        "                             else /tmp/bockerd-<uid>.log)\n"
        "  BOCKER_AUTOSTART_TIMEOUT   Seconds to wait for a started bockerd (default 10)\n"

@@ -126,11 +126,12 @@ TEST(Autostart, DaemonThatExitsIsReportedWithItsLog) {
       write_script(dir.path() + "/bockerd", "#!/bin/sh\necho \"fake bockerd args: $*\" >&2\nexit 3\n");
   Outcome o = run_cli({"-H", uri, "info"}, {{"BOCKER_DAEMON_PATH", exe},
                                             {"BOCKER_DAEMON_LOG", dir.path() + "/d.log"},
-                                            {"BOCKER_ROOT", dir.path() + "/root"}});
+                                            {"BOCKER_ROOT", dir.path() + "/root"},
+                                            {"BOCKER_BRIDGE", "none"}});
   EXPECT_EQ(o.rc, 1);
   EXPECT_THAT(o.err, HasSubstr("bocker: no daemon answered on " + uri + "; started " + exe + " (pid "));
   EXPECT_THAT(o.err, HasSubstr("exited with status 3 before answering on " + uri));
-  std::string expected_args = "fake bockerd args: --host " + uri + " --root " + dir.path() + "/root";
+  std::string expected_args = "fake bockerd args: --host " + uri + " --root " + dir.path() + "/root --bridge none";
   EXPECT_THAT(o.err, HasSubstr(expected_args));  // log tail quoted in the error
   EXPECT_THAT(read_file(dir.path() + "/d.log"), HasSubstr(expected_args));
 }

@@ -231,7 +231,8 @@ TEST(BockerCli, AutostartsTheRealDaemon) {
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   std::string dir = tmpl;
   std::string bocker = std::string(BOCKER_BINARY_DIR) + "/src/cli/bocker";
-  std::string env = "BOCKER_ROOT=" + dir + "/root BOCKER_DAEMON_LOG=" + dir + "/d.log BOCKER_METRICS_ADDR= BOCKER_DAEMON_PATH=" +
+  std::string env = "BOCKER_BRIDGE=none BOCKER_ROOT=" + dir + "/root BOCKER_DAEMON_LOG=" + dir +
+                    "/d.log BOCKER_METRICS_ADDR= BOCKER_DAEMON_PATH=" +
                     kBockerd + " ";
   std::string host = " -H unix://" + dir + "/b.sock ";
 
