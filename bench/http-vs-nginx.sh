@@ -43,7 +43,7 @@ http {
 }
 CONF
 nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
-"$build/src/daemon/bockerd" --root "$work/root" --host "unix://$work/bocker.sock" --metrics-addr "" 2>"$work/bockerd.log" & pids+=($!)
+"$build/src/daemon/bockerd" --root "$work/root" --host "unix://$work/bocker.sock" --metrics-addr "" --bridge none 2>"$work/bockerd.log" & pids+=($!)
 for _ in $(seq 100); do [[ -S $work/nginx.sock && -S $work/bocker.sock ]] && break; sleep 0.05; done
 
 nginx_pid=${pids[0]}

@@ -121,7 +121,7 @@ skopeo copy --quiet --policy "$work/policy.json" --dest-tls-verify=false "oci:$c
 declare -A version skip_reason
 
 bocker_setup() {
-  local args=(--root "$work/bocker-root" --host "unix://$work/bocker.sock" --metrics-addr "")
+  local args=(--root "$work/bocker-root" --host "unix://$work/bocker.sock" --metrics-addr "" --bridge none)
   [[ -n $downloads ]] && args+=(--max-concurrent-downloads "$downloads")
   start_bg bockerd "$work/bockerd.log" "$bockerd" "${args[@]}"
   if ! wait_for 20 test -S "$work/bocker.sock"; then

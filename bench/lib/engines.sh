@@ -70,6 +70,7 @@ bocker_setup() {
     sub=$(free_subnet 233 234 235 236) || sub=""
     [[ -n $sub ]] && args+=(--bridge "$bk_bridge" --bridge-subnet "10.$sub.0.0/16")
   fi
+  [[ " ${args[*]} " == *" --bridge "* ]] || args+=(--bridge none)  # never the host's bridge0
   start_bg bockerd "$work/bockerd.log" "$bockerd" "${args[@]}"
   bocker_pid=$started_pid
   if ! wait_for 20 test -S "$work/bocker.sock"; then
@@ -260,6 +261,7 @@ engines_cleanup() {
   for b in "$bk_bridge" "$dk_bridge" "$pd_bridge"; do
     ip link show "$b" >/dev/null 2>&1 && ip link del "$b"
   done
+  nft delete table ip "bocker_$bk_bridge" 2>/dev/null || true  # bockerd's NAT table for that bridge
   local c
   # libpod_parent: where podman's cgroupfs manager puts conmon; only empty dirs go.
   for c in "$dk_cgroup" "$pd_cgroup" libpod_parent; do
