@@ -142,29 +142,8 @@ rt::Task<std::string> ImageService::commit(CommitSpec spec) {
   diff_ids.push_back(diff_id);
   const std::string layer_id(image::sha256_hex(image::chain_id(diff_ids)));
   co_await rt::offload([&drv, &sp, &spool, &layer_id, &parent_layer, &diff_id] {
-    if (drv.has_layer(layer_id)) return;  // the same changes on the same parent: shared
-    Fd dir = drv.begin_layer(layer_id, parent_layer);
-    try {
-      LayerUnpacker up(dir.get(), drv.whiteout_mode(), registry::Compression::None);
-      std::vector<char> buf(1 << 20);
-      off_t off = 0;
-      for (;;) {
-        ssize_t n = ::pread(sp.fd.get(), buf.data(), buf.size(), off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw SystemError(errno, "read", spool);
-        if (n == 0) break;
-        up.feed(std::as_bytes(std::span(buf.data(), static_cast<std::size_t>(n))));
-        off += n;
-      }
-      up.finish();
-      if (up.diff_id() != diff_id) throw Error("commit: the spooled layer changed while it was unpacked");
-      dir.reset();
-      drv.commit_layer(layer_id);
-    } catch (...) {
-      dir.reset();
-      drv.abort_layer(layer_id);
-      throw;
-    }
+    unpack_spooled_layer(drv, layer_id, parent_layer, sp.fd.get(), spool, registry::Compression::None, diff_id,
+                         "commit");
   });
 
   // The image config.

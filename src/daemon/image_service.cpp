@@ -224,30 +224,7 @@ rt::Task<std::string> ImageService::import(http::BodyStream& body, api::ImportRe
   const std::string layer_id(image::sha256_hex(diff_id));  // a base layer's chain id is its diff id
   storage::Driver& drv = *driver_;
   image::ExtractStats stats = co_await rt::offload([&drv, &sp, &layer_id, &diff_id, &spool] {
-    if (drv.has_layer(layer_id)) return image::ExtractStats{};
-    Fd dir = drv.begin_layer(layer_id, "");
-    try {
-      LayerUnpacker up(dir.get(), drv.whiteout_mode(), std::nullopt);
-      std::vector<char> buf(1 << 20);
-      off_t off = 0;
-      for (;;) {
-        ssize_t n = ::pread(sp.fd.get(), buf.data(), buf.size(), off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw SystemError(errno, "read", spool);
-        if (n == 0) break;
-        up.feed(std::as_bytes(std::span(buf.data(), static_cast<std::size_t>(n))));
-        off += n;
-      }
-      up.finish();
-      if (up.diff_id() != diff_id) throw Error("import: the spooled tarball changed while it was unpacked");
-      dir.reset();
-      drv.commit_layer(layer_id);
-      return up.stats();
-    } catch (...) {
-      dir.reset();
-      drv.abort_layer(layer_id);
-      throw;
-    }
+    return unpack_spooled_layer(drv, layer_id, "", sp.fd.get(), spool, std::nullopt, diff_id, "import");
   });
 
   std::int64_t created = now_seconds();

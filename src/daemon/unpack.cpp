@@ -1,5 +1,11 @@
 #include "bocker/daemon/unpack.hpp"
 
+#include <cerrno>
+
+#include <vector>
+
+#include <unistd.h>
+
 #include "bocker/runtime/error.hpp"
 
 namespace bocker::daemon {
@@ -46,6 +52,36 @@ void LayerUnpacker::finish() {
   reader_.finish();
   compressed_digest_ = compressed_hash_.finish();
   diff_id_ = tar_hash_.finish();
+}
+
+image::ExtractStats unpack_spooled_layer(storage::Driver& driver, const std::string& layer_id,
+                                         const std::string& parent, int fd, const std::string& path,
+                                         std::optional<registry::Compression> compression,
+                                         const std::string& diff_id, const std::string& what) {
+  if (driver.has_layer(layer_id)) return image::ExtractStats{};
+  Fd dir = driver.begin_layer(layer_id, parent);
+  try {
+    LayerUnpacker up(dir.get(), driver.whiteout_mode(), compression);
+    std::vector<char> buf(1 << 20);
+    off_t off = 0;
+    for (;;) {
+      ssize_t n = ::pread(fd, buf.data(), buf.size(), off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw SystemError(errno, "read", path);
+      if (n == 0) break;
+      up.feed(std::as_bytes(std::span(buf.data(), static_cast<std::size_t>(n))));
+      off += n;
+    }
+    up.finish();
+    if (up.diff_id() != diff_id) throw Error(what + ": the spooled layer changed while it was unpacked");
+    dir.reset();
+    driver.commit_layer(layer_id);
+    return up.stats();
+  } catch (...) {
+    dir.reset();
+    driver.abort_layer(layer_id);
+    throw;
+  }
 }
 
 }  // namespace bocker::daemon

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "bocker/image/tar.hpp"
 #include "bocker/registry/digest.hpp"
 #include "bocker/registry/manifest.hpp"
+#include "bocker/storage/driver.hpp"
 
 namespace bocker::daemon {
 
@@ -57,5 +59,14 @@ class LayerUnpacker {
   std::uint64_t uncompressed_bytes_ = 0;
   bool started_ = false;
 };
+
+// Blocking: unpacks the tar spooled in `fd` (`path` for errors) as layer `layer_id` on `parent`
+// ("" = base layer) unless the driver has it already (then returns empty stats). The unpacked
+// stream must hash to `diff_id`; any failure aborts the begun layer. `what` prefixes errors
+// ("import", "commit").
+image::ExtractStats unpack_spooled_layer(storage::Driver& driver, const std::string& layer_id,
+                                         const std::string& parent, int fd, const std::string& path,
+                                         std::optional<registry::Compression> compression,
+                                         const std::string& diff_id, const std::string& what);
 
 }  // namespace bocker::daemon
