@@ -13,7 +13,8 @@ namespace bocker::daemon {
 LayerUnpacker::LayerUnpacker(int layer_dir, image::WhiteoutMode whiteouts,
                              std::optional<registry::Compression> compression)
     : compression_(compression),
-      extractor_(layer_dir, image::ExtractOptions{.whiteouts = whiteouts}),
+      // The layer is synced when committed: its writeback starts while it is still extracting.
+      extractor_(layer_dir, image::ExtractOptions{.whiteouts = whiteouts, .start_writeback = true}),
       reader_(extractor_) {}
 
 void LayerUnpacker::start(std::span<const std::byte> first) {
@@ -58,7 +59,10 @@ image::ExtractStats unpack_spooled_layer(storage::Driver& driver, const std::str
                                          const std::string& parent, int fd, const std::string& path,
                                          std::optional<registry::Compression> compression,
                                          const std::string& diff_id, const std::string& what) {
-  if (driver.has_layer(layer_id)) return image::ExtractStats{};
+  if (driver.has_layer(layer_id)) {
+    driver.sync_layers(layer_id);  // a pull may have committed it unsynced: durable before a record names it
+    return image::ExtractStats{};
+  }
   Fd dir = driver.begin_layer(layer_id, parent);
   try {
     LayerUnpacker up(dir.get(), driver.whiteout_mode(), compression);

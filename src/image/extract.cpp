@@ -24,6 +24,17 @@ namespace {
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kWhiteoutMetaPrefix = ".wh..wh.";
 constexpr std::string_view kOpaque = ".wh..wh..opq";
+// start_writeback: a range of a file is handed to the disk once this much of it is written; a
+// file's rest at its end unless the whole file is smaller (those are left to the later syncfs).
+constexpr std::uint64_t kWritebackStep = 4 << 20;
+constexpr std::uint64_t kWritebackMinFile = 256 << 10;
+
+// Starts writeback of [from, to) of fd and does not wait for it. Only a hint: failures are
+// ignored (the syncfs that makes the layer durable reports I/O errors).
+void start_writeback(int fd, std::uint64_t from, std::uint64_t to) {
+  if (to <= from) return;
+  (void)::sync_file_range(fd, static_cast<off_t>(from), static_cast<off_t>(to - from), SYNC_FILE_RANGE_WRITE);
+}
 
 // openat2 below root with every component (symlinks and ".." included) resolved inside it.
 int openat2_in_root(int root, const std::string& path, std::uint64_t flags) {
@@ -231,6 +242,8 @@ void LayerExtractor::on_entry(const TarHeader& h) {
       remove_existing(p, base, path, false);
       file_.reset(::openat(p, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!file_) throw SystemError(errno, op + "create file", path);
+      file_written_ = 0;
+      file_kicked_ = 0;
       pending_ = h;
       ++stats_.files;
       break;
@@ -406,6 +419,11 @@ void LayerExtractor::on_data(std::span<const std::byte> chunk) {
     }
     chunk = chunk.subspan(static_cast<std::size_t>(n));
     stats_.bytes += static_cast<std::uint64_t>(n);
+    file_written_ += static_cast<std::uint64_t>(n);
+  }
+  if (opts_.start_writeback && file_written_ - file_kicked_ >= kWritebackStep) {
+    start_writeback(file_.get(), file_kicked_, file_written_);
+    file_kicked_ = file_written_;
   }
 }
 
@@ -414,6 +432,9 @@ void LayerExtractor::on_entry_end() {
   std::string path;
   normalize_entry_path(pending_.name, path);
   apply_meta(pending_, file_.get(), -1, {}, path);
+  if (opts_.start_writeback && file_written_ >= kWritebackMinFile) {
+    start_writeback(file_.get(), file_kicked_, file_written_);
+  }
   if (::close(file_.release()) != 0) throw SystemError(errno, "extract entry '" + entry_ + "': close", path);
 }
 

@@ -73,8 +73,7 @@ class BtrfsDriver final : public DriverBase {
 
   void seal_layer(const std::string& id, int ldir_fd) override {
     const std::string path = layer_path(id) + "/fs";
-    Fd fs = open_dir_at(ldir_fd, "fs", path);
-    if (::syncfs(fs.get()) != 0) throw SystemError(errno, "syncfs", path);
+    Fd fs = open_dir_at(ldir_fd, "fs", path);  // synced later, by sync_layers
     errno = 0;
     check_btrfs(btrfs_util_set_subvolume_read_only_fd(fs.get(), true), "make btrfs subvolume read-only",
                 path);

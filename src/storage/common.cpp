@@ -16,8 +16,32 @@
 
 namespace bocker::storage::detail {
 
+// Crash safety of layers. A layer directory carries at most one marker:
+//   incomplete  begin_layer .. commit: the content is partial. Always removed at start.
+//   unsynced    commit_layer_unsynced renamed "incomplete" to it (same file: it holds the boot id
+//               begin_layer wrote): the content is complete, but maybe only in the page cache.
+//   (none)      durable: sync_layers ran syncfs after the content was written, then unlinked the
+//               marker and fsynced the layer directory.
+// Because "incomplete" becomes "unsynced" by one rename, a crash never leaves an unmarked layer
+// whose content was not synced. At start (cleanup_incomplete), an unsynced layer whose boot id is
+// this boot's lost only the daemon, not the page cache: one syncfs makes it durable. Any other
+// boot id (or an unreadable marker) means the machine went down and the content may be lost: the
+// layer is removed, and so is every layer above it. sync_layers finalizes a chain base layer
+// first, so a durable layer never sits on a parent that could still be removed.
+// The image store writes a record only after sync_layers() of its top layer returned, so every
+// layer a record names is durable: a crash at any point leaves either no record (the layers are
+// reused or removed) or a record with all its layers present.
+
 namespace {
 constexpr const char* kTmpPrefix = ".tmp-";
+constexpr const char* kIncomplete = "incomplete";
+constexpr const char* kUnsynced = "unsynced";
+constexpr std::size_t kMaxChain = 4096;
+
+std::string trim_ws(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s;
+}
 
 bool layer_id_ok(const std::string& id) {
   if (id.empty() || id.size() > 128) return false;
@@ -46,6 +70,16 @@ void fsync_dir(int fd, const std::string& what) {
   if (::fsync(fd) != 0) throw SystemError(errno, "fsync directory", what);
 }
 }  // namespace
+
+std::string boot_id() {
+  static const std::string id = [] {
+    const std::string path = "/proc/sys/kernel/random/boot_id";
+    std::string s = trim_ws(read_file(path));
+    if (s.empty()) throw Error("storage: " + path + " is empty");
+    return s;
+  }();
+  return id;
+}
 
 void validate_layer_id(const std::string& id) {
   if (!layer_id_ok(id)) throw invalid("storage: invalid layer id '" + id + "' (want [a-z0-9]{1,128})");
@@ -101,7 +135,7 @@ bool is_mount_point(const std::string& path) {
 
 // ---- DriverBase -------------------------------------------------------------------------------
 
-DriverBase::DriverBase(std::string dir) : dir_(std::move(dir)) {
+DriverBase::DriverBase(std::string dir) : dir_(std::move(dir)), boot_id_(boot_id()) {
   make_dirs(dir_ + "/layers", 0700);
   make_dirs(dir_ + "/containers", 0700);
   layers_fd_ = Fd(::open((dir_ + "/layers").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -114,9 +148,20 @@ bool DriverBase::layer_exists_locked(const std::string& id, bool* complete) cons
   struct stat st {};
   if (!lstat_at(layers_fd_.get(), id, st, layer_path(id))) return false;
   if (complete != nullptr) {
-    *complete = !lstat_at(layers_fd_.get(), id + "/incomplete", st, layer_path(id) + "/incomplete");
+    *complete = !lstat_at(layers_fd_.get(), id + "/" + kIncomplete, st, layer_path(id) + "/" + kIncomplete);
   }
   return true;
+}
+
+DriverBase::LayerState DriverBase::layer_state_locked(const std::string& id) const {
+  bool complete = false;
+  if (!layer_exists_locked(id, &complete)) return LayerState::kMissing;
+  if (!complete) return LayerState::kIncomplete;
+  struct stat st {};
+  if (lstat_at(layers_fd_.get(), id + "/" + kUnsynced, st, layer_path(id) + "/" + kUnsynced)) {
+    return LayerState::kUnsynced;
+  }
+  return LayerState::kDurable;
 }
 
 bool DriverBase::has_layer(const std::string& id) const {
@@ -172,7 +217,7 @@ Fd DriverBase::begin_layer(const std::string& id, const std::string& parent) {
   image::remove_tree_at(layers_fd_.get(), tmp, tmp_path);
   if (::mkdirat(layers_fd_.get(), tmp.c_str(), 0700) != 0) throw SystemError(errno, "mkdir", tmp_path);
   try {
-    write_file_atomic(tmp_path + "/incomplete", "", 0600);
+    write_file_atomic(tmp_path + "/" + kIncomplete, boot_id_, 0600);  // becomes "unsynced" at commit
     write_file_atomic(tmp_path + "/parent", parent, 0600);
     if (::renameat(layers_fd_.get(), tmp.c_str(), layers_fd_.get(), id.c_str()) != 0) {
       throw SystemError(errno, "rename " + tmp_path + " to", layer_path(id));
@@ -198,6 +243,11 @@ Fd DriverBase::begin_layer(const std::string& id, const std::string& parent) {
 }
 
 void DriverBase::commit_layer(const std::string& id) {
+  commit_layer_unsynced(id);
+  sync_layers(id);
+}
+
+void DriverBase::commit_layer_unsynced(const std::string& id) {
   validate_layer_id(id);
   std::lock_guard lock(mu_);
   bool complete = false;
@@ -215,10 +265,61 @@ void DriverBase::commit_layer(const std::string& id) {
     }
   }
   seal_layer(id, ldir.get());
-  if (::unlinkat(ldir.get(), "incomplete", 0) != 0) {
-    throw SystemError(errno, "unlink", layer_path(id) + "/incomplete");
+  // One rename: after a crash the layer has one marker or the other, never none. No fsync: if the
+  // rename is lost the layer is "incomplete" again, and nothing names it before sync_layers.
+  if (::renameat(ldir.get(), kIncomplete, ldir.get(), kUnsynced) != 0) {
+    throw SystemError(errno, "rename " + layer_path(id) + "/" + kIncomplete + " to",
+                      layer_path(id) + "/" + kUnsynced);
   }
-  fsync_dir(ldir.get(), layer_path(id));
+  unsynced_gen_[id] = next_gen_++;
+}
+
+void DriverBase::sync_layers(const std::string& id) {
+  validate_layer_id(id);
+  std::vector<std::pair<std::string, std::uint64_t>> unsynced;  // top layer first
+  {
+    std::lock_guard lock(mu_);
+    std::string cur = id;
+    for (std::size_t depth = 0; !cur.empty(); ++depth) {
+      if (depth > kMaxChain) throw Error("storage: layer chain of " + id + " loops");
+      const std::string which = cur == id ? "layer " + cur : "layer " + cur + " (below " + id + ")";
+      switch (layer_state_locked(cur)) {
+        case LayerState::kMissing:
+          throw not_found("storage: sync: " + which + " does not exist");
+        case LayerState::kIncomplete:
+          throw conflict("storage: sync: " + which + " is still being written");
+        case LayerState::kUnsynced: {
+          auto it = unsynced_gen_.find(cur);
+          unsynced.emplace_back(cur, it == unsynced_gen_.end() ? 0 : it->second);
+          break;
+        }
+        case LayerState::kDurable:
+          break;
+      }
+      cur = parent_of(cur);
+    }
+  }
+  if (unsynced.empty()) return;
+  std::reverse(unsynced.begin(), unsynced.end());
+  sync_and_finalize(unsynced);
+}
+
+void DriverBase::sync_and_finalize(const std::vector<std::pair<std::string, std::uint64_t>>& unsynced) {
+  // Without mu_: other layers may begin and commit meanwhile (their content is synced too, or not;
+  // only the markers listed here are removed).
+  if (::syncfs(layers_fd_.get()) != 0) throw SystemError(errno, "syncfs", dir_);
+  std::lock_guard lock(mu_);
+  for (const auto& [id, gen] : unsynced) {
+    auto it = unsynced_gen_.find(id);
+    if ((it == unsynced_gen_.end() ? 0 : it->second) != gen) continue;  // removed and committed again
+    if (layer_state_locked(id) != LayerState::kUnsynced) continue;      // removed (or finalized) meanwhile
+    Fd ldir = open_layer_dir(id);
+    if (::unlinkat(ldir.get(), kUnsynced, 0) != 0 && errno != ENOENT) {
+      throw SystemError(errno, "unlink", layer_path(id) + "/" + kUnsynced);
+    }
+    fsync_dir(ldir.get(), layer_path(id));  // before the next (child) marker goes
+    if (it != unsynced_gen_.end()) unsynced_gen_.erase(it);
+  }
 }
 
 void DriverBase::abort_layer(const std::string& id) {
@@ -259,11 +360,12 @@ void DriverBase::remove_layer(const std::string& id) {
     if (l == id) throw conflict("storage: layer " + id + " is in use by the rootfs of container " + cid);
   }
   // Marked incomplete first: a crash part-way leaves it for cleanup_incomplete.
-  write_file_atomic(layer_path(id) + "/incomplete", "", 0600);
+  write_file_atomic(layer_path(id) + "/" + kIncomplete, "", 0600);
   remove_layer_locked(id);
 }
 
 void DriverBase::remove_layer_locked(const std::string& id) {
+  unsynced_gen_.erase(id);
   {
     Fd ldir = open_layer_dir(id);
     destroy_layer(id, ldir.get());
@@ -272,21 +374,81 @@ void DriverBase::remove_layer_locked(const std::string& id) {
 }
 
 void DriverBase::cleanup_incomplete() {
-  std::lock_guard lock(mu_);
-  for (const auto& name : list_dir(layers_fd_.get(), dir_ + "/layers")) {
-    if (name.starts_with(kTmpPrefix)) {
-      image::remove_tree_at(layers_fd_.get(), name, dir_ + "/layers/" + name);
-      continue;
+  std::vector<std::pair<std::string, std::uint64_t>> to_sync;
+  {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> kept;  // durable, or unsynced from this boot
+    for (const auto& name : list_dir(layers_fd_.get(), dir_ + "/layers")) {
+      if (name.starts_with(kTmpPrefix)) {
+        image::remove_tree_at(layers_fd_.get(), name, dir_ + "/layers/" + name);
+        continue;
+      }
+      if (!layer_id_ok(name)) continue;
+      switch (layer_state_locked(name)) {
+        case LayerState::kMissing:
+          break;
+        case LayerState::kIncomplete:
+          remove_layer_locked(name);
+          break;
+        case LayerState::kUnsynced: {
+          std::string boot;
+          try {
+            boot = trim_ws(read_file(layer_path(name) + "/" + kUnsynced));
+          } catch (const SystemError&) {  // unreadable: treated like another boot's
+          }
+          if (boot == boot_id_) {
+            kept.push_back(name);
+          } else {
+            remove_layer_locked(name);
+          }
+          break;
+        }
+        case LayerState::kDurable:
+          kept.push_back(name);
+          break;
+      }
     }
-    bool complete = true;
-    if (!layer_id_ok(name) || !layer_exists_locked(name, &complete) || complete) continue;
-    remove_layer_locked(name);
-  }
-  for (const auto& name : list_dir(containers_fd_.get(), dir_ + "/containers")) {
-    if (name.starts_with(kTmpPrefix)) {
-      image::remove_tree_at(containers_fd_.get(), name, dir_ + "/containers/" + name);
+    // A layer on top of a removed (or otherwise missing) parent cannot be used: remove it too,
+    // until every kept layer's chain is whole.
+    for (bool removed = true; removed;) {
+      removed = false;
+      for (auto it = kept.begin(); it != kept.end();) {
+        std::string parent;
+        try {
+          parent = parent_of(*it);
+        } catch (const std::exception&) {
+          ++it;  // unreadable parent file: left alone, as before
+          continue;
+        }
+        if (!parent.empty() && layer_state_locked(parent) == LayerState::kMissing) {
+          remove_layer_locked(*it);
+          it = kept.erase(it);
+          removed = true;
+        } else {
+          ++it;
+        }
+      }
+    }
+    // This boot's unsynced layers, base layers first (sync_and_finalize's order).
+    std::vector<std::pair<std::size_t, std::string>> by_depth;
+    for (const auto& name : kept) {
+      if (layer_state_locked(name) != LayerState::kUnsynced) continue;
+      std::size_t depth = 0;
+      try {
+        for (std::string p = parent_of(name); !p.empty() && depth <= kMaxChain; p = parent_of(p)) ++depth;
+      } catch (const std::exception&) {
+      }
+      by_depth.emplace_back(depth, name);
+    }
+    std::sort(by_depth.begin(), by_depth.end());
+    for (auto& [depth, name] : by_depth) to_sync.emplace_back(std::move(name), 0);
+    for (const auto& name : list_dir(containers_fd_.get(), dir_ + "/containers")) {
+      if (name.starts_with(kTmpPrefix)) {
+        image::remove_tree_at(containers_fd_.get(), name, dir_ + "/containers/" + name);
+      }
     }
   }
+  if (!to_sync.empty()) sync_and_finalize(to_sync);
 }
 
 std::string DriverBase::create_rootfs(const std::string& cid, const std::string& layer) {

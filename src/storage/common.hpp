@@ -7,6 +7,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "bocker/image/tar.hpp"
@@ -48,6 +50,8 @@ class DriverBase : public Driver {
   bool has_layer(const std::string& id) const override;
   Fd begin_layer(const std::string& id, const std::string& parent) override;
   void commit_layer(const std::string& id) override;
+  void commit_layer_unsynced(const std::string& id) override;
+  void sync_layers(const std::string& id) override;
   void abort_layer(const std::string& id) override;
   void remove_layer(const std::string& id) override;
   void cleanup_incomplete() override;
@@ -60,6 +64,7 @@ class DriverBase : public Driver {
   // Driver hooks, called with mu_ held. ldir/cdir: layers/<id> or containers/<cid> (exist).
   // Creates the layer's tree in ldir (fd given) and returns the fd to extract into.
   virtual Fd make_layer(const std::string& id, const std::string& parent, int ldir_fd) = 0;
+  // Makes a complete layer unchangeable (btrfs: read-only). Syncing is DriverBase's.
   virtual void seal_layer(const std::string& id, int ldir_fd) = 0;
   // Removes ldir's driver-owned content (subvolumes, links); the rest is removed afterwards.
   virtual void destroy_layer(const std::string& id, int ldir_fd) = 0;
@@ -68,6 +73,9 @@ class DriverBase : public Driver {
 
   std::string layer_path(const std::string& id) const { return dir_ + "/layers/" + id; }
   std::string container_path(const std::string& cid) const { return dir_ + "/containers/" + cid; }
+  enum class LayerState { kMissing, kIncomplete, kUnsynced, kDurable };
+  LayerState layer_state_locked(const std::string& id) const;
+  // complete: unsynced or durable.
   bool layer_exists_locked(const std::string& id, bool* complete) const;
   std::string parent_of(const std::string& id) const;  // "" for a base layer
   std::string layer_of(const std::string& cid) const;  // the container's layer; kNotFound if none
@@ -75,13 +83,26 @@ class DriverBase : public Driver {
   Fd open_container_dir(const std::string& cid) const;
 
   std::string dir_;
+  std::string boot_id_;  // /proc/sys/kernel/random/boot_id: tells this boot's unsynced layers apart
   Fd layers_fd_;
   Fd containers_fd_;
   mutable std::mutex mu_;
 
  private:
   void remove_layer_locked(const std::string& id);
+  // syncfs of the storage file system, then the markers of `ids` (base layer first) are removed
+  // unless the layer was removed or committed again meanwhile. Called without mu_ held.
+  // `unsynced`: layer id and its commit generation (0: committed by an earlier daemon).
+  void sync_and_finalize(const std::vector<std::pair<std::string, std::uint64_t>>& unsynced);
+
+  // Generation of each layer committed unsynced by this process (erased when it is removed): a
+  // marker is only removed when the sync that covered it saw the same generation.
+  std::unordered_map<std::string, std::uint64_t> unsynced_gen_;
+  std::uint64_t next_gen_ = 1;
 };
+
+// This boot's id (/proc/sys/kernel/random/boot_id, trimmed); throws when it cannot be read.
+std::string boot_id();
 
 std::unique_ptr<Driver> make_btrfs_driver(const std::string& dir);
 std::unique_ptr<Driver> make_overlay_driver(const std::string& dir);

@@ -97,10 +97,8 @@ class OverlayDriver final : public DriverBase {
     return open_dir_at(ldir_fd, "diff", path + "/diff");
   }
 
-  void seal_layer(const std::string& id, int ldir_fd) override {
-    Fd diff = open_dir_at(ldir_fd, "diff", layer_path(id) + "/diff");
-    if (::syncfs(diff.get()) != 0) throw SystemError(errno, "syncfs", layer_path(id) + "/diff");
-  }
+  // Nothing to seal: a diff dir is only ever a read-only lower dir (sync_layers syncs it).
+  void seal_layer(const std::string&, int) override {}
 
   void destroy_layer(const std::string& id, int ldir_fd) override {
     struct stat st {};

@@ -10,11 +10,11 @@
 namespace bocker::daemon::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using registry::testing::Pusher;
 using registry::testing::RegistryServer;
 using storage::test::dir;
 using storage::test::file;
+using ::testing::HasSubstr;
 
 class PullTest : public ::testing::TestWithParam<Storage> {
  protected:
@@ -24,7 +24,8 @@ class PullTest : public ::testing::TestWithParam<Storage> {
     root_ = std::make_unique<TestRoot>(GetParam());
     registry_ = std::make_unique<RegistryServer>(regdir_);
     pusher_ = std::make_unique<Pusher>(registry_->url());
-    daemon_ = std::make_unique<DaemonProcess>(root_->root(), root_->dir() + "/bocker.sock", root_->dir() + "/bockerd.log",
+    daemon_ = std::make_unique<DaemonProcess>(root_->root(), root_->dir() + "/bocker.sock",
+                                              root_->dir() + "/bockerd.log",
                                               std::vector<std::string>{"--storage-driver", root_->driver()});
     std::string err = daemon_->start();
     ASSERT_EQ(err, "");
@@ -40,8 +41,8 @@ class PullTest : public ::testing::TestWithParam<Storage> {
   void skopeo_push(const std::string& repo_tag, const std::string& flags) {
     if (!have("skopeo")) GTEST_SKIP() << "skopeo is not installed";
     if (!fs::exists(kAlpineTarball)) GTEST_SKIP() << "no " << kAlpineTarball;
-    auto r = run("skopeo copy -q --dest-tls-verify=false " + flags + " tarball:" + kAlpineTarball + " docker://" +
-                 ref(repo_tag));
+    auto r = run("skopeo copy -q --dest-tls-verify=false " + flags + " tarball:" + kAlpineTarball +
+                 " docker://" + ref(repo_tag));
     ASSERT_EQ(r.status, 0) << r.out;
   }
   // The manifest as the registry serves it (to check what skopeo pushed).
@@ -63,6 +64,8 @@ class PullTest : public ::testing::TestWithParam<Storage> {
     EXPECT_THAT(read_file(tree + "/etc/alpine-release"), HasSubstr("3.20.3"));
     EXPECT_TRUE(fs::is_symlink(tree + "/bin/sh")) << tree;
     EXPECT_FALSE(fs::exists(root_->layers_dir() + "/" + diff_id.substr(7) + "/incomplete"));
+    EXPECT_FALSE(fs::exists(root_->layers_dir() + "/" + diff_id.substr(7) + "/unsynced"))
+        << "a finished pull syncs";
   }
 
   registry::testing::TempDir regdir_;
@@ -74,7 +77,8 @@ class PullTest : public ::testing::TestWithParam<Storage> {
 
 TEST_P(PullTest, DockerSchema2FromSkopeo) {
   skopeo_push("alpine:3.20", "--format v2s2");
-  EXPECT_THAT(registry_manifest("alpine", "3.20"), HasSubstr("application/vnd.docker.distribution.manifest.v2+json"));
+  EXPECT_THAT(registry_manifest("alpine", "3.20"),
+              HasSubstr("application/vnd.docker.distribution.manifest.v2+json"));
   auto r = pull(ref("alpine:3.20"));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_THAT(r.out, HasSubstr("Pull complete"));
@@ -102,7 +106,8 @@ TEST_P(PullTest, OciManifestFromSkopeo) {
 TEST_P(PullTest, ZstdLayersFromSkopeo) {
   skopeo_push("alpine:zstd", "--format oci --dest-compress-format zstd");
   std::string m = registry_manifest("alpine", "zstd");
-  if (m.find("tar+zstd") == std::string::npos) GTEST_SKIP() << "this skopeo did not write a zstd layer: " << m;
+  if (m.find("tar+zstd") == std::string::npos)
+    GTEST_SKIP() << "this skopeo did not write a zstd layer: " << m;
   auto r = pull(ref("alpine:zstd"));
   ASSERT_EQ(r.status, 0) << r.out;
   expect_alpine(ref("alpine:zstd"));
@@ -186,7 +191,7 @@ struct Node {
   nlink_t nlink = 0;
 };
 Node node(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return {};
   return {true, st.st_mode & S_IFMT, st.st_rdev, st.st_ino, st.st_nlink};
 }
@@ -201,9 +206,11 @@ TEST_P(PullTest, MultiLayerWhiteoutsOpaqueDirAndHardlinks) {
   spec.layers = {
       layer_tar({dir("a"), file("a/keep", "keep"), file("a/gone", "gone"), dir("opq"), file("opq/old1", "1"),
                  dir("opq/sub"), file("opq/sub/old2", "2"), file("top", "v1")}),
-      layer_tar({dir("a"), file("a/.wh.gone", ""), dir("opq"), file("opq/.wh..wh..opq", ""), file("opq/new", "new"),
-                 file("top", "v2"), dir("links"), file("links/h1", "shared"), hardlink("links/h2", "links/h1")}),
-      layer_tar({file(".wh.top", ""), dir("links"), file("links/h1x", "x"), hardlink("links/h3", "links/h1x")}),
+      layer_tar({dir("a"), file("a/.wh.gone", ""), dir("opq"), file("opq/.wh..wh..opq", ""),
+                 file("opq/new", "new"), file("top", "v2"), dir("links"), file("links/h1", "shared"),
+                 hardlink("links/h2", "links/h1")}),
+      layer_tar(
+          {file(".wh.top", ""), dir("links"), file("links/h1x", "x"), hardlink("links/h3", "links/h1x")}),
   };
   PushedImage img = push_image(*pusher_, "layers/wh", "v1", spec);
   auto r = pull(ref("layers/wh:v1"));
@@ -225,7 +232,8 @@ TEST_P(PullTest, MultiLayerWhiteoutsOpaqueDirAndHardlinks) {
     EXPECT_EQ(read_file(t + "/opq/new"), "new");
     EXPECT_FALSE(node(t + "/opq/.wh..wh..opq").exists);
     EXPECT_FALSE(node(t + "/top").exists);
-    Node h1 = node(t + "/links/h1"), h2 = node(t + "/links/h2"), h1x = node(t + "/links/h1x"), h3 = node(t + "/links/h3");
+    Node h1 = node(t + "/links/h1"), h2 = node(t + "/links/h2"), h1x = node(t + "/links/h1x"),
+         h3 = node(t + "/links/h3");
     ASSERT_TRUE(h1.exists && h2.exists && h1x.exists && h3.exists);
     EXPECT_EQ(h1.ino, h2.ino);
     EXPECT_EQ(h1.nlink, 2U);
@@ -266,7 +274,8 @@ TEST_P(PullTest, MultiLayerWhiteoutsOpaqueDirAndHardlinks) {
   for (const auto& c : img.chain_hex) EXPECT_FALSE(fs::exists(root_->layers_dir() + "/" + c)) << c;
 }
 
-INSTANTIATE_TEST_SUITE_P(Drivers, PullTest, ::testing::Values(Storage::kOverlay2, Storage::kBtrfs), storage_name);
+INSTANTIATE_TEST_SUITE_P(Drivers, PullTest, ::testing::Values(Storage::kOverlay2, Storage::kBtrfs),
+                         storage_name);
 
 }  // namespace
 }  // namespace bocker::daemon::testing

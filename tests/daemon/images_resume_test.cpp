@@ -13,9 +13,9 @@
 namespace bocker::daemon::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using registry::testing::Pusher;
 using registry::testing::RegistryServer;
+using ::testing::HasSubstr;
 
 // Forwards 127.0.0.1:port() to `upstream`, each connection on its own thread, sending at most
 // `bytes_per_tick` upstream->client bytes every 10 ms. Stops (closing every connection) on
@@ -46,7 +46,8 @@ class SlowProxy {
       Fd up = registry::testing::connect_loopback(upstream_);
       if (!up) continue;
       std::lock_guard lock(mu_);
-      conns_.emplace_back([this, c = std::move(client), u = std::move(up)]() mutable { pump(c.get(), u.get()); });
+      conns_.emplace_back(
+          [this, c = std::move(client), u = std::move(up)]() mutable { pump(c.get(), u.get()); });
     }
   }
   // Sends everything unless the peer fails or the proxy stops (a paused reader cannot block it).
@@ -96,7 +97,8 @@ class Background {
   Background(const std::string& cmd, const std::string& out) : out_(out) {
     pid_ = ::fork();
     if (pid_ == 0) {
-      ::execl("/bin/sh", "sh", "-c", ("exec env " + cmd + " >" + out + " 2>&1").c_str(), static_cast<char*>(nullptr));
+      ::execl("/bin/sh", "sh", "-c", ("exec env " + cmd + " >" + out + " 2>&1").c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
   }
@@ -143,12 +145,39 @@ class ResumeTest : public ::testing::TestWithParam<Storage> {
   std::pair<std::set<std::string>, std::set<std::string>> layers() const {
     std::set<std::string> done, partial;
     std::error_code ec;
-    for (auto it = fs::directory_iterator(root_->layers_dir(), ec); !ec && it != fs::directory_iterator(); ++it) {
+    for (auto it = fs::directory_iterator(root_->layers_dir(), ec); !ec && it != fs::directory_iterator();
+         ++it) {
       std::string id = it->path().filename();
       if (id.starts_with(".")) continue;  // a layer being created (".tmp-ID"): neither begun nor done yet
       (fs::exists(it->path() / "incomplete") ? partial : done).insert(id);
     }
     return {done, partial};
+  }
+
+  // Committed layers still marked "unsynced" (not yet made durable by a finished pull).
+  std::set<std::string> unsynced() const {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(root_->layers_dir(), ec); !ec && it != fs::directory_iterator();
+         ++it) {
+      if (fs::exists(it->path() / "unsynced")) out.insert(it->path().filename());
+    }
+    return out;
+  }
+  // Four 512 KiB layers pushed as slow:v1 and served at ~1.6 MB/s (about 0.35 s a layer) through
+  // `proxy`; returns the name to pull through it.
+  PushedImage push_slow_image(std::unique_ptr<SlowProxy>& proxy, std::string& name) {
+    ImageSpec spec;
+    spec.oci = true;
+    spec.compression = Compression::kNone;
+    for (unsigned i = 0; i < 4; ++i) {
+      spec.layers.push_back(layer_tar({storage::test::file(
+          "layer" + std::to_string(i), registry::testing::random_bytes(512 * 1024, 10 + i))}));
+    }
+    PushedImage img = push_image(*pusher_, "slow", "v1", spec);
+    proxy = std::make_unique<SlowProxy>(registry_->port(), 16 * 1024);
+    name = "127.0.0.1:" + std::to_string(proxy->port()) + "/slow:v1";
+    return img;
   }
 
   registry::testing::TempDir regdir_;
@@ -159,16 +188,9 @@ class ResumeTest : public ::testing::TestWithParam<Storage> {
 };
 
 TEST_P(ResumeTest, KilledDaemonMidPullResumesAfterRestart) {
-  ImageSpec spec;
-  spec.oci = true;
-  spec.compression = Compression::kNone;
-  for (unsigned i = 0; i < 4; ++i) {
-    spec.layers.push_back(layer_tar(
-        {storage::test::file("layer" + std::to_string(i), registry::testing::random_bytes(512 * 1024, 10 + i))}));
-  }
-  PushedImage img = push_image(*pusher_, "slow", "v1", spec);
-  SlowProxy proxy(registry_->port(), 16 * 1024);  // ~1.6 MB/s: about 0.35 s a layer
-  std::string name = "127.0.0.1:" + std::to_string(proxy.port()) + "/slow:v1";
+  std::unique_ptr<SlowProxy> proxy;
+  std::string name;
+  PushedImage img = push_slow_image(proxy, name);
 
   Background first(daemon_->bocker("pull " + name), root_->dir() + "/pull1.out");
   // Wait until at least one layer is committed and a later one is begun, then crash the daemon.
@@ -185,6 +207,8 @@ TEST_P(ResumeTest, KilledDaemonMidPullResumesAfterRestart) {
   auto [done_at_crash, partial_at_crash] = layers();
   ASSERT_FALSE(partial_at_crash.empty()) << "the crash left no incomplete layer to clean up";
   ASSERT_LT(done_at_crash.size(), 4U);
+  // The pull syncs its layers once, at its end: the committed ones are still marked unsynced.
+  EXPECT_EQ(unsynced(), done_at_crash);
 
   ASSERT_EQ(daemon_->start(), "");
   auto [done_after_restart, partial_after_restart] = layers();
@@ -192,6 +216,7 @@ TEST_P(ResumeTest, KilledDaemonMidPullResumesAfterRestart) {
       << "incomplete layers survive a restart: " << ::testing::PrintToString(partial_after_restart)
       << " (at the crash: " << ::testing::PrintToString(partial_at_crash) << ")";
   EXPECT_EQ(done_after_restart, done_at_crash);
+  EXPECT_TRUE(unsynced().empty()) << "same boot: the restart syncs and keeps them";
   EXPECT_EQ(run(daemon_->bocker("images -q")).out, "") << "no image from the interrupted pull";
 
   auto r = run(daemon_->bocker("pull " + name));
@@ -202,10 +227,55 @@ TEST_P(ResumeTest, KilledDaemonMidPullResumesAfterRestart) {
   EXPECT_THAT(r.out, HasSubstr("Status: Downloaded newer image for " + name));
   auto [done, partial] = layers();
   EXPECT_TRUE(partial.empty());
+  EXPECT_TRUE(unsynced().empty());
   EXPECT_EQ(done, std::set<std::string>(img.chain_hex.begin(), img.chain_hex.end()));
   auto j = inspect_json(*daemon_, name);
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(j["Id"], img.image_id);
+  for (unsigned i = 0; i < 4; ++i) {
+    EXPECT_EQ(fs::file_size(root_->layer_tree(img.chain_hex[i]) + "/layer" + std::to_string(i)), 512U * 1024);
+  }
+}
+
+// The machine went down mid-pull (simulated: the daemon is killed and the unsynced markers get
+// another boot id): the committed-but-unsynced layers may have lost content, so the restart
+// removes them, and the next pull downloads every layer again.
+TEST_P(ResumeTest, UnsyncedLayersOfAnEarlierBootAreRemovedAtStart) {
+  std::unique_ptr<SlowProxy> proxy;
+  std::string name;
+  PushedImage img = push_slow_image(proxy, name);
+  Background first(daemon_->bocker("pull " + name), root_->dir() + "/pull1.out");
+  bool ready = false;
+  for (int i = 0; i < 600 && !ready; ++i) {
+    auto [done, partial] = layers();
+    ready = !done.empty() && !partial.empty();
+    if (!ready) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(ready) << "the pull never had a committed and a begun layer at once; pull output:\n"
+                     << first.output();
+  daemon_->kill9();
+  EXPECT_NE(first.wait(), 0) << first.output();
+  std::set<std::string> at_crash = unsynced();
+  ASSERT_FALSE(at_crash.empty());
+  for (const auto& id : at_crash) {
+    storage::test::write_text(root_->layers_dir() + "/" + id + "/unsynced",
+                              "00000000-1111-2222-3333-444444444444\n");
+  }
+
+  ASSERT_EQ(daemon_->start(), "");
+  auto [done_after, partial_after] = layers();
+  EXPECT_TRUE(done_after.empty()) << ::testing::PrintToString(done_after);
+  EXPECT_TRUE(partial_after.empty()) << ::testing::PrintToString(partial_after);
+  if (root_->driver() == "overlay2") {
+    EXPECT_TRUE(fs::is_empty(root_->root() + "/storage/overlay2/l")) << "short links left behind";
+  }
+  auto r = run(daemon_->bocker("pull " + name));
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("Already exists")));
+  auto [done, partial] = layers();
+  EXPECT_EQ(done, std::set<std::string>(img.chain_hex.begin(), img.chain_hex.end()));
+  EXPECT_TRUE(unsynced().empty());
+  EXPECT_EQ(inspect_json(*daemon_, name)["Id"], img.image_id);
   for (unsigned i = 0; i < 4; ++i) {
     EXPECT_EQ(fs::file_size(root_->layer_tree(img.chain_hex[i]) + "/layer" + std::to_string(i)), 512U * 1024);
   }
@@ -241,7 +311,8 @@ TEST_P(ResumeTest, ClientGoingAwayCancelsThePullCleanly) {
   EXPECT_EQ(inspect_json(*daemon_, registry_->host() + "/gone:v1")["Id"], img.image_id);
 }
 
-INSTANTIATE_TEST_SUITE_P(Drivers, ResumeTest, ::testing::Values(Storage::kOverlay2, Storage::kBtrfs), storage_name);
+INSTANTIATE_TEST_SUITE_P(Drivers, ResumeTest, ::testing::Values(Storage::kOverlay2, Storage::kBtrfs),
+                         storage_name);
 
 }  // namespace
 }  // namespace bocker::daemon::testing

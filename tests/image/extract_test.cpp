@@ -400,6 +400,35 @@ TEST_F(ExtractTest, HugePaxHeaderFailsNamingTheEntry) {
   EXPECT_FALSE(fs::exists(in_root("bomb")));
 }
 
+// start_writeback only starts disk writes early: big, medium and tiny files come out the same.
+TEST_F(ExtractTest, StartWritebackKeepsContent) {
+  auto tar = archive(scratch_, R"(
+big = (bytes(range(256)) * 36865)[:9 * 1024 * 1024 + 123]
+add('d/', tarfile.DIRTYPE)
+add('d/big', data=big)
+add('d/medium', data=big[:300 * 1024])
+add('tiny', data=b'tiny')
+add('empty')
+)");
+  ExtractOptions opts;
+  opts.start_writeback = true;
+  ExtractStats stats = extract(tar, opts);
+  EXPECT_EQ(stats.files, 4U);
+  const std::size_t big_size = 9 * 1024 * 1024 + 123;
+  EXPECT_EQ(stats.bytes, big_size + 300 * 1024 + 4);
+  std::string big = read_text(in_root("d/big"));
+  ASSERT_EQ(big.size(), big_size);
+  bool same = true;
+  for (std::size_t i = 0; i < big.size() && same; ++i) {
+    same = static_cast<unsigned char>(big[i]) == i % 256;
+  }
+  EXPECT_TRUE(same) << "d/big differs from what the archive holds";
+  EXPECT_EQ(read_text(in_root("d/medium")), big.substr(0, 300 * 1024));
+  EXPECT_EQ(read_text(in_root("tiny")), "tiny");
+  EXPECT_EQ(fs::file_size(in_root("empty")), 0U);
+  expect_outside_untouched();
+}
+
 TEST_F(ExtractTest, AlpineMinirootfs) {
   const std::string src = std::string(BOCKER_SOURCE_DIR) + "/../shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz";
   if (!fs::exists(src)) GTEST_SKIP() << src << " not present";

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "bocker/runtime/error.hpp"
+#include "bocker/runtime/file.hpp"
 #include "storage_test_support.hpp"
 
 namespace bocker::storage {
@@ -242,6 +243,137 @@ TEST_P(DriverTest, CleanupIncompleteRemovesUncommittedLayers) {
   EXPECT_FALSE(std::filesystem::exists(root_ + "/" + GetParam() + "/layers/half"));
   EXPECT_EQ(kind_of([&] { driver_->abort_layer("half"); }), Error::Kind::kNotFound);
   driver_->remove_layer("child");
+}
+
+std::size_t count_entries(const std::string& dir) {
+  return static_cast<std::size_t>(
+      std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator{}));
+}
+
+std::string this_boot() {
+  std::string s = read_file("/proc/sys/kernel/random/boot_id");
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+TEST_P(DriverTest, UnsyncedLayersArePresentAndOneSyncFinalizesTheChain) {
+  const std::string layers = root_ + "/" + GetParam() + "/layers/";
+  Fd fd = driver_->begin_layer("base", "");
+  EXPECT_EQ(read_file(layers + "base/incomplete"), this_boot());
+  extract(fd.get(), make_tar({file("a", "a1")}), driver_->whiteout_mode());
+  fd.reset();
+  driver_->commit_layer_unsynced("base");
+  EXPECT_TRUE(driver_->has_layer("base"));
+  EXPECT_FALSE(std::filesystem::exists(layers + "base/incomplete"));
+  EXPECT_EQ(read_file(layers + "base/unsynced"), this_boot());
+  // An unsynced layer is a parent like any committed one (btrfs snapshots it).
+  fd = driver_->begin_layer("child", "base");
+  extract(fd.get(), make_tar({file("b", "b1")}), driver_->whiteout_mode());
+  fd.reset();
+  EXPECT_EQ(kind_of([&] { driver_->sync_layers("child"); }), Error::Kind::kConflict);  // still being written
+  driver_->commit_layer_unsynced("child");
+  EXPECT_EQ(kind_of([&] { driver_->commit_layer_unsynced("child"); }), Error::Kind::kConflict);
+  EXPECT_EQ(kind_of([&] { driver_->commit_layer_unsynced("nope"); }), Error::Kind::kNotFound);
+  EXPECT_EQ(kind_of([&] { driver_->sync_layers("nope"); }), Error::Kind::kNotFound);
+  EXPECT_EQ(kind_of([&] { driver_->sync_layers("../x"); }), Error::Kind::kInvalid);
+  EXPECT_TRUE(std::filesystem::exists(layers + "child/unsynced"));
+
+  driver_->sync_layers("child");  // the child and the base below it
+  EXPECT_FALSE(std::filesystem::exists(layers + "child/unsynced"));
+  EXPECT_FALSE(std::filesystem::exists(layers + "base/unsynced"));
+  EXPECT_TRUE(driver_->has_layer("child"));
+  driver_->sync_layers("child");  // nothing left to do
+  const std::string r = driver_->create_rootfs("c1", "child");
+  EXPECT_EQ(view(r), (std::map<std::string, std::string>{{"a", "f 644 a1"}, {"b", "f 644 b1"}}));
+  driver_->remove_rootfs("c1");
+  // commit_layer is durable at once.
+  fd = driver_->begin_layer("top", "child");
+  fd.reset();
+  driver_->commit_layer("top");
+  EXPECT_TRUE(driver_->has_layer("top"));
+  EXPECT_FALSE(std::filesystem::exists(layers + "top/unsynced"));
+  EXPECT_FALSE(std::filesystem::exists(layers + "top/incomplete"));
+}
+
+TEST_P(DriverTest, UnsyncedLayersCanBeRemoved) {
+  const std::string layers = root_ + "/" + GetParam() + "/layers/";
+  Fd fd = driver_->begin_layer("base", "");
+  fd.reset();
+  driver_->commit_layer_unsynced("base");
+  driver_->remove_layer("base");
+  EXPECT_FALSE(driver_->has_layer("base"));
+  EXPECT_TRUE(std::filesystem::is_empty(layers));
+  // Written again under the same id: a sync covers the new content.
+  fd = driver_->begin_layer("base", "");
+  extract(fd.get(), make_tar({file("again", "x")}), driver_->whiteout_mode());
+  fd.reset();
+  driver_->commit_layer_unsynced("base");
+  driver_->sync_layers("base");
+  EXPECT_FALSE(std::filesystem::exists(layers + "base/unsynced"));
+  driver_->remove_layer("base");
+}
+
+// A daemon killed after committing layers unsynced, same boot: the page cache holds them, so the
+// restart syncs and keeps them.
+TEST_P(DriverTest, CleanupIncompleteFinalizesUnsyncedLayersOfThisBoot) {
+  const std::string layers = root_ + "/" + GetParam() + "/layers/";
+  add_layer("base", "", {file("a", "a1")});
+  for (const auto& [id, parent] : {std::pair<std::string, std::string>{"mid", "base"}, {"top", "mid"}}) {
+    Fd fd = driver_->begin_layer(id, parent);
+    extract(fd.get(), make_tar({file(id, id)}), driver_->whiteout_mode());
+    fd.reset();
+    driver_->commit_layer_unsynced(id);
+  }
+  {
+    Fd fd = driver_->begin_layer("half", "top");
+    extract(fd.get(), make_tar({file("partial", "p")}), driver_->whiteout_mode());
+  }
+  driver_ = open_driver(root_, GetParam());  // the restart
+  driver_->cleanup_incomplete();
+  EXPECT_FALSE(std::filesystem::exists(layers + "half"));
+  for (const char* id : {"base", "mid", "top"}) {
+    EXPECT_TRUE(driver_->has_layer(id)) << id;
+    EXPECT_FALSE(std::filesystem::exists(layers + id + "/unsynced")) << id;
+  }
+  const std::string r = driver_->create_rootfs("c1", "top");
+  EXPECT_EQ(view(r), (std::map<std::string, std::string>{
+                         {"a", "f 644 a1"}, {"mid", "f 644 mid"}, {"top", "f 644 top"}}));
+  driver_->remove_rootfs("c1");
+}
+
+// After a reboot (another boot id in the marker) an unsynced layer's content may be lost: it goes,
+// with everything on top of it; what is below stays, and the ids can be written again.
+TEST_P(DriverTest, CleanupIncompleteRemovesUnsyncedLayersOfAnotherBoot) {
+  const std::string layers = root_ + "/" + GetParam() + "/layers/";
+  add_layer("base", "", {file("a", "a1")});
+  for (const auto& [id, parent] :
+       {std::pair<std::string, std::string>{"mid", "base"}, {"top", "mid"}, {"side", "base"}}) {
+    Fd fd = driver_->begin_layer(id, parent);
+    extract(fd.get(), make_tar({file(id, id)}), driver_->whiteout_mode());
+    fd.reset();
+    driver_->commit_layer_unsynced(id);
+  }
+  // mid: unsynced in an earlier boot; top (this boot) sits on it; side: unreadable marker.
+  write_text(layers + "mid/unsynced", "00000000-1111-2222-3333-444444444444\n");
+  std::filesystem::remove(layers + "side/unsynced");
+  std::filesystem::create_directory(layers + "side/unsynced");  // not a readable file
+  driver_ = open_driver(root_, GetParam());
+  driver_->cleanup_incomplete();
+  EXPECT_TRUE(driver_->has_layer("base"));
+  EXPECT_FALSE(std::filesystem::exists(layers + "base/unsynced"));
+  for (const char* id : {"mid", "top", "side"}) {
+    EXPECT_FALSE(driver_->has_layer(id)) << id;
+    EXPECT_FALSE(std::filesystem::exists(layers + id)) << id;
+  }
+  EXPECT_EQ(count_entries(layers), 1U);
+  if (GetParam() == "overlay2") {  // only base's short link is left
+    EXPECT_EQ(count_entries(root_ + "/overlay2/l"), 1U);
+  }
+  // The store is usable: mid is pulled again on the same base.
+  add_layer("mid", "base", {file("mid", "mid2")});
+  const std::string r = driver_->create_rootfs("c1", "mid");
+  EXPECT_EQ(view(r), (std::map<std::string, std::string>{{"a", "f 644 a1"}, {"mid", "f 644 mid2"}}));
+  driver_->remove_rootfs("c1");
 }
 
 TEST_P(DriverTest, RootfsSurvivesUnmountAndRemount) {

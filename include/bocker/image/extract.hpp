@@ -28,6 +28,10 @@ struct ExtractOptions {
   WhiteoutMode whiteouts = WhiteoutMode::kApply;
   bool chown = true;    // apply uid/gid from the archive (needs root; ignored when not root)
   bool devices = true;  // create char/block devices (EPERM is skipped with a warning either way)
+  // Start writing file data to disk while extracting (sync_file_range WRITE, which does not wait)
+  // for every few MiB written and at the end of each file that is not tiny, so that the syncfs
+  // making the layer durable later has little left to wait for.
+  bool start_writeback = false;
 };
 
 struct ExtractStats {
@@ -91,7 +95,9 @@ class LayerExtractor final : public TarSink {
   std::string entry_;
   Fd file_;
   bool discard_ = false;
-  TarHeader pending_;  // header of the open regular file (metadata applied at entry end)
+  TarHeader pending_;               // header of the open regular file (metadata applied at entry end)
+  std::uint64_t file_written_ = 0;  // bytes written to file_
+  std::uint64_t file_kicked_ = 0;   // bytes of file_ whose writeback was started
   bool finished_ = false;
 };
 
