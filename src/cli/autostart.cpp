@@ -153,7 +153,7 @@ pid_t spawn_daemon(const std::string& binary, const Host& host, const Env& env, 
 Client connect_daemon(const Host& host, const Env& env, std::ostream& err) {
   Client client(host);
   try {
-    client.negotiate();
+    client.connect();  // no ping: the first request settles the API version (see Client::negotiate)
     return client;
   } catch (const ConnectError& e) {
     if (e.err() == EACCES) {

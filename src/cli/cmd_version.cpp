@@ -85,6 +85,7 @@ int run_version(Context& ctx) {
   std::exception_ptr failure;
   try {
     c = &ctx.client();
+    c->negotiate();  // the client section shows the negotiated version
   } catch (...) {
     failure = std::current_exception();
   }

@@ -39,7 +39,7 @@ Fd open_daemon_log(const Env& env, std::string& path);
 // succeeded; throws SystemError("exec", binary) when it did not.
 pid_t spawn_daemon(const std::string& binary, const Host& host, const Env& env, int log_fd);
 
-// A client for `host` that has answered /_ping (API version negotiated). Starts the daemon
+// A client connected to `host` (a daemon it started has answered /_ping). Starts the daemon
 // when allowed, printing one line about it to `err`. Throws ConnectError with
 // cannot_connect_message() when nothing answers, or Error when the started daemon fails.
 Client connect_daemon(const Host& host, const Env& env, std::ostream& err);

@@ -1,4 +1,5 @@
-// A blocking Docker Engine API client over libcurl (unix socket or tcp), for the short-lived CLI.
+// A blocking Docker Engine API client for the short-lived CLI: HTTP/1.1 of its own on plain sockets
+// (unix or tcp, no TLS), one keep-alive connection reused for consecutive requests.
 #pragma once
 
 #include <functional>
@@ -22,7 +23,7 @@ inline constexpr std::string_view kClientApiVersion = "1.47";
 inline constexpr std::string_view kFallbackApiVersion = "1.24";
 
 // No daemon answered: connecting to the socket failed. `err` is the connect errno
-// (ENOENT, ECONNREFUSED, ...) or 0 when libcurl did not report one.
+// (ENOENT, ECONNREFUSED, ETIMEDOUT, ...), or 0 when a tcp host name did not resolve.
 class ConnectError : public Error {
  public:
   ConnectError(int err, const std::string& msg) : Error(Kind::kUnsupported, msg), err_(err) {}
@@ -101,10 +102,21 @@ class Client {
   // Fixes the version and skips negotiation.
   void pin_api_version(std::string v);
 
+  // Opens the keep-alive connection now (a no-op when one is open). Throws ConnectError with the
+  // connect errno when nothing listens.
+  void connect();
+
   // HEAD /_ping (GET when HEAD fails). Throws ConnectError when nothing listens.
   Response ping();
   // Pings and sets the API version to min(kClientApiVersion, server's Api-Version).
-  // Done implicitly before the first versioned request. Throws ConnectError.
+  // Throws ConnectError.
+  //
+  // Without an explicit negotiate() there is no separate ping: the first versioned request goes
+  // out as /v<kClientApiVersion>/..., and its answer settles the version: an Api-Version header
+  // (which docker sends on every answer) lowers it to the server's; a success without one keeps
+  // it. A 400 to that first request that names the version (an older server refusing a newer
+  // client) makes the client ping, and repeat the request once with the server's version. A
+  // request with a body_source is not repeatable and negotiates first.
   void negotiate();
 
   // One request, whole body buffered. Any HTTP status is returned, not thrown.
@@ -121,7 +133,7 @@ class Client {
   // chunks. Error statuses (>= 400) are buffered and thrown as DaemonError. Returns the status.
   long stream(const Request& req, const ChunkFn& fn, bool by_line = true);
 
-  // Sends `req` with "Connection: Upgrade" / "Upgrade: tcp" on a plain socket and reads the
+  // Sends `req` with "Connection: Upgrade" / "Upgrade: tcp" on a socket of its own and reads the
   // response head. On 101 or 200 returns the socket; otherwise throws DaemonError.
   Hijacked hijack(const Request& req);
 
@@ -131,22 +143,39 @@ class Client {
   // DaemonError for an error status.
   Hijacked open_stream(const Request& req);
 
+  // hijack() and open_stream() in two steps, so that several can be in flight at once (run sends
+  // attach and wait before reading either answer): send_raw() connects and sends, finish_raw()
+  // reads the head (and throws DaemonError for an error status).
+  struct PendingRaw {
+    Request req;
+    bool upgrade = false;
+    std::string sent_version;
+    Fd fd;
+  };
+  PendingRaw send_raw(const Request& req, bool upgrade);
+  Hijacked finish_raw(PendingRaw pending);
+
   // "/v1.47" + path, or path unchanged when !versioned.
   std::string versioned_path(std::string_view path, bool versioned = true) const;
 
  private:
-  struct Curl;
-  Response perform(const Request& req, const ChunkFn* fn, bool by_line, bool head_only);
-  void ensure_negotiated(const Request& req);
-  Hijacked raw_request(const Request& req, bool upgrade);
+  Response perform(const Request& req, const ChunkFn* fn, bool by_line);
+  Response exchange(const Request& req, const ChunkFn* fn, bool by_line, bool& source_started);
+  // Takes the version from the first answer to a versioned request (see negotiate()).
+  void adopt_version(const Headers& headers, long status);
+  // True when `status`/`body` answer a first request whose version the server refused and a
+  // repeat with the version now negotiated makes sense.
+  bool retry_with_new_version(const Request& req, const std::string& sent_version, long status,
+                              const std::string& body);
 
   Host host_;
   std::string api_version_{kClientApiVersion};
   bool negotiated_ = false;
-  std::unique_ptr<Curl> curl_;
+  Fd conn_;  // the keep-alive connection, when one is open
 };
 
-// The rest of the body of an open_stream() answer (chunked, Content-Length or up to EOF).
+// The rest of the body of an open_stream() answer (chunked, Content-Length or up to EOF). Throws
+// Error when the body is malformed or cut short.
 std::string read_body(Hijacked& h);
 
 // Percent-encodes `s` for use in a URL query or path segment.

@@ -20,7 +20,7 @@ struct Host {
   std::string uri;   // canonical form, e.g. "unix:///run/bocker.sock", "tcp://127.0.0.1:2375"
 
   bool is_unix() const noexcept { return kind == Kind::kUnix; }
-  // Base URL for libcurl: "http://localhost" for unix sockets, "http://host:port" for tcp.
+  // Base URL: "http://localhost" for unix sockets, "http://host:port" for tcp.
   std::string base_url() const;
 };
 
