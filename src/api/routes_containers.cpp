@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "bocker/api/backend.hpp"
+#include "bocker/api/bodies.hpp"
 #include "bocker/api/routes.hpp"
 #include "bocker/http/server.hpp"
 #include "bocker/runtime/error.hpp"
@@ -39,9 +40,7 @@ long long time_query(const http::Request& req, std::string_view key) {
 }
 
 rt::Task<void> create(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
-  nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) throw invalid("invalid JSON in the create request body");
-  nlohmann::json out = co_await b.create(std::move(body), req.query_value("name"));
+  nlohmann::json out = co_await b.create(parse_create_body(req.body), req.query_value("name"));
   co_await w.send(http::Response::json(201, out));
 }
 
@@ -117,29 +116,10 @@ rt::Task<void> resize(ContainerBackend& b, http::Request& req, http::ResponseWri
   co_await w.send(http::Response::empty(200));
 }
 
-std::vector<std::string> json_strings(const nlohmann::json& body, const char* key) {
-  std::vector<std::string> out;
-  if (!body.contains(key) || body[key].is_null()) return out;
-  const nlohmann::json& v = body[key];
-  if (v.is_string()) return {v.get<std::string>()};
-  if (!v.is_array()) throw invalid(std::string(key) + " must be an array of strings");
-  for (const auto& e : v) {
-    if (!e.is_string()) throw invalid(std::string(key) + " must be an array of strings");
-    out.push_back(e.get<std::string>());
-  }
-  return out;
-}
-
 bool json_bool(const nlohmann::json& body, const char* key, bool fallback) {
   if (!body.contains(key) || body[key].is_null()) return fallback;
   if (!body[key].is_boolean()) throw invalid(std::string(key) + " must be a boolean");
   return body[key].get<bool>();
-}
-
-std::string json_string(const nlohmann::json& body, const char* key) {
-  if (!body.contains(key) || body[key].is_null()) return {};
-  if (!body[key].is_string()) throw invalid(std::string(key) + " must be a string");
-  return body[key].get<std::string>();
 }
 
 nlohmann::json body_object(const http::Request& req, const char* what) {
@@ -151,19 +131,7 @@ nlohmann::json body_object(const http::Request& req, const char* what) {
 }
 
 rt::Task<void> exec_create(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
-  nlohmann::json body = body_object(req, "exec");
-  ExecCreateRequest e;
-  e.cmd = json_strings(body, "Cmd");
-  e.env = json_strings(body, "Env");
-  e.user = json_string(body, "User");
-  e.working_dir = json_string(body, "WorkingDir");
-  e.detach_keys = json_string(body, "DetachKeys");
-  e.attach_stdin = json_bool(body, "AttachStdin", false);
-  e.attach_stdout = json_bool(body, "AttachStdout", false);
-  e.attach_stderr = json_bool(body, "AttachStderr", false);
-  e.tty = json_bool(body, "Tty", false);
-  e.privileged = json_bool(body, "Privileged", false);
-  if (e.cmd.empty()) throw invalid("No exec command specified");
+  ExecCreateRequest e = parse_exec_create(req.body);
   nlohmann::json out = nlohmann::json::object();
   out["Id"] = co_await b.exec_create(req.param("id"), std::move(e));
   co_await w.send(http::Response::json(201, out));
@@ -189,29 +157,7 @@ rt::Task<void> stats(ContainerBackend& b, http::Request& req, http::ResponseWrit
 }
 
 rt::Task<void> commit(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
-  CommitRequest c;
-  c.container = req.query_value("container");
-  if (c.container.empty()) throw invalid("commit needs a container (query parameter container=)");
-  c.repo = req.query_value("repo");
-  c.tag = req.query_value("tag");
-  c.comment = req.query_value("comment");
-  c.author = req.query_value("author");
-  c.pause = req.query_bool("pause", true);
-  for (const auto& [k, v] : req.query_list) {
-    if (k != "changes") continue;
-    // One change per value; a value may also hold several, one per line (docker's API allows both).
-    std::size_t pos = 0;
-    while (pos <= v.size()) {
-      std::size_t nl = v.find('\n', pos);
-      std::string line = v.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.find_first_not_of(" \t") != std::string::npos) c.changes.push_back(line);
-      if (nl == std::string::npos) break;
-      pos = nl + 1;
-    }
-  }
-  nlohmann::json body = body_object(req, "commit");
-  if (!body.empty()) c.config = std::move(body);
+  CommitRequest c = parse_commit(req);
   nlohmann::json out = nlohmann::json::object();
   out["Id"] = co_await b.commit(std::move(c));
   co_await w.send(http::Response::json(201, out));

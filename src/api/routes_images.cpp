@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bocker/api/backend.hpp"
+#include "bocker/api/bodies.hpp"
 #include "bocker/api/routes.hpp"
 #include "bocker/http/server.hpp"
 #include "bocker/runtime/error.hpp"
@@ -102,12 +103,10 @@ rt::Task<void> images_create(ImageBackend& b, http::Request& req, http::Response
   if (req.query_value("fromSrc") == "-") {
     if (req.body_stream == nullptr) throw invalid("import needs the tarball as the request body");
     ImportRequest ir;
-    ir.repo = req.query_value("repo");
-    ir.tag = req.query_value("tag");
-    ir.message = req.query_value("message");
-    for (const auto& [k, v] : req.query_list) {
-      if (k == "changes") ir.changes.push_back(v);
-    }
+    ir.repo = utf8_query(req, "repo");
+    ir.tag = utf8_query(req, "tag");
+    ir.message = utf8_query(req, "message");
+    ir.changes = parse_changes(req);  // bodies.cpp: also what commit takes
     auto work = [](ImageBackend& be, http::BodyStream& body, ImportRequest r, ProgressFn p) -> rt::Task<void> {
       std::string id = co_await be.import(body, std::move(r), p);
       p({{"status", id}});

@@ -43,6 +43,7 @@ std::int64_t parse_size(const std::string& s) {
   if (unit == "m") mul = 1024 * 1024;
   if (unit == "g") mul = 1024LL * 1024 * 1024;
   if (mul == 0) throw invalid("invalid size: '" + s + "'");
+  if (n > INT64_MAX / mul) throw invalid("invalid size: '" + s + "': too large");
   return n * mul;
 }
 

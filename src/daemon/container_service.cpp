@@ -1,4 +1,5 @@
 #include "bocker/daemon/container_service.hpp"
+#include "bocker/daemon/create_spec.hpp"
 #include "container_record.hpp"
 #include "container_network.hpp"
 #include "container_logs.hpp"
@@ -129,81 +130,30 @@ rt::Task<void> ContainerService::save(Container& c) {
 }
 
 rt::Task<json> ContainerService::create(json body, std::string name) {
-  // The name.
-  if (!name.empty() && name[0] == '/') name.erase(0, 1);
-  if (!name.empty()) {
-    static const auto valid = [](const std::string& n) {
-      if (n.empty() || n.size() > 128 || !std::isalnum(static_cast<unsigned char>(n[0]))) return false;
-      return std::all_of(n.begin(), n.end(), [](char ch) {
-        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '-';
-      });
-    };
-    if (!valid(name)) throw invalid("Invalid container name (" + name + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
-    if (auto it = names_.find(name); it != names_.end()) {
-      throw conflict("Conflict. The container name \"/" + name + "\" is already in use by container \"" + it->second +
-                     "\". You have to remove (or rename) that container to be able to reuse that name.");
-    }
+  name = create_name(std::move(name));
+  if (auto it = names_.find(name); !name.empty() && it != names_.end()) {
+    throw conflict("Conflict. The container name \"/" + name + "\" is already in use by container \"" + it->second +
+                   "\". You have to remove (or rename) that container to be able to reuse that name.");
   }
-  // The image.
-  if (!body.contains("Image") || !body["Image"].is_string() || body["Image"].get<std::string>().empty()) {
-    throw invalid("Config.Image must name an image");
-  }
-  std::string image = body["Image"];
+  std::string image = create_image(body);
   std::string image_id = images_.images().resolve(image);  // 404 "No such image" drives the CLI's auto-pull
   image::ImageRecord rec = images_.images().get(image_id);
   registry::ImageConfig icfg = registry::parse_image_config(rec.config_json);
-
-  json hc = body.value("HostConfig", json::object());
-  if (!hc.is_object()) throw invalid("HostConfig must be an object");
-  std::int64_t memory = int_field(hc, "Memory");
-  if (memory != 0 && memory < kMinMemory) throw invalid("Minimum memory limit allowed is 6MB");
-  if (memory < 0) throw invalid("invalid memory limit");
-  std::int64_t shares = int_field(hc, "CpuShares");
-  if (shares < 0 || shares > 262144) throw invalid("CpuShares must be between 2 and 262144");
-  std::int64_t nano = int_field(hc, "NanoCpus");
-  if (nano < 0 || nano > 1024LL * 1'000'000'000) throw invalid("Range of CPUs is from 0.01 to the number of CPUs available");
-  std::int64_t pids = int_field(hc, "PidsLimit");
-  if (pids < -1) throw invalid("PidsLimit must be -1 (unlimited) or positive");
-  std::string net = hc.value("NetworkMode", "default");
-  if (net != "default" && net != "bridge" && net != "none" && net != "host") {
-    throw invalid("network " + net + " not found");
-  }
-  NetworkManager::validate(body, hc);  // port bindings and exposed ports (container_network.cpp)
-  validate_restart_policy(hc);  // container_restart.cpp
-  parse_log_config(hc);  // 400 for a bad HostConfig.LogConfig (container_logs.cpp)
-
-  // Config: the request over the image's defaults.
-  json cfg = json::object();
-  for (const char* k : {"Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty",
-                        "OpenStdin", "StdinOnce", "Env", "Cmd", "Entrypoint", "WorkingDir", "Labels", "StopSignal",
-                        "ExposedPorts", "Volumes", "StopTimeout"}) {
-    if (body.contains(k) && !body[k].is_null()) cfg[k] = body[k];
-  }
-  std::vector<std::string> entrypoint =
-      body.contains("Entrypoint") && !body["Entrypoint"].is_null() ? strings_of(body["Entrypoint"], "Entrypoint") : icfg.entrypoint;
-  bool entrypoint_given = body.contains("Entrypoint") && !body["Entrypoint"].is_null();
-  std::vector<std::string> cmd = body.contains("Cmd") && !body["Cmd"].is_null() ? strings_of(body["Cmd"], "Cmd")
-                                 : (entrypoint_given ? std::vector<std::string>{} : icfg.cmd);
-  std::vector<std::string> argv = entrypoint;
-  argv.insert(argv.end(), cmd.begin(), cmd.end());
-  if (argv.empty() || argv[0].empty()) throw invalid("No command specified");
-  std::vector<std::string> env = icfg.env;
-  for (const auto& e : strings_of(body.value("Env", json()), "Env")) {
-    auto key = e.substr(0, e.find('='));
-    std::erase_if(env, [&key](const std::string& x) { return x.substr(0, x.find('=')) == key; });
-    env.push_back(e);
-  }
-  cfg["Env"] = env;
-  cfg["Cmd"] = cmd;
-  cfg["Entrypoint"] = entrypoint.empty() ? json() : json(entrypoint);
-  cfg["Image"] = image;
-  if (!cfg.contains("WorkingDir") || cfg["WorkingDir"].get<std::string>().empty()) cfg["WorkingDir"] = icfg.working_dir;
-  if (!cfg.contains("User") || cfg["User"].get<std::string>().empty()) cfg["User"] = icfg.user;
-  if (!cfg.contains("Tty")) cfg["Tty"] = false;
-  if (!cfg.contains("OpenStdin")) cfg["OpenStdin"] = false;
-  if (!cfg.contains("Labels")) cfg["Labels"] = json::object();
+  // Everything else about the body, without side effects (create_spec.cpp). A missing VolumesFrom
+  // container is a 400, not a 404: the CLI answers a 404 from create with an image pull.
+  CreateSpec spec = parse_create(body, name, icfg, [this](const std::string& from) {
+    try {
+      return find(from).mounts;
+    } catch (const Error& e) {
+      if (e.kind() == Error::Kind::kNotFound) throw invalid(std::string(e.what()) + " (in HostConfig.VolumesFrom)");
+      throw;
+    }
+  });
+  json& cfg = spec.config;
+  json& hc = spec.host_config;
+  std::vector<std::string>& argv = spec.argv;
   std::vector<std::string> new_volumes;  // created for this container: removed again on failure
-  std::vector<volume::MountPoint> mounts = co_await create_mounts(hc, cfg, icfg.volumes, new_volumes);
+  std::vector<volume::MountPoint> mounts = co_await create_mounts(std::move(spec.mounts), new_volumes);
 
   auto c = std::make_unique<Container>();
   do {

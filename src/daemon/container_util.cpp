@@ -53,6 +53,7 @@ int parse_signal(std::string s) {
   if (s.empty()) return SIGKILL;
   bool digits = std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (digits) {
+    if (s.size() > 2) throw invalid("invalid signal: " + s);  // and std::stoi cannot overflow
     int n = std::stoi(s);
     if (n < 1 || n > 64) throw invalid("invalid signal: " + s);
     return n;

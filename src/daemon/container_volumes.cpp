@@ -25,29 +25,9 @@ std::vector<std::string> ContainerService::volume_users(const std::string& name)
   return out;
 }
 
-rt::Task<std::vector<volume::MountPoint>> ContainerService::create_mounts(
-    const json& hc, const json& config, std::vector<std::string> image_volumes,
-    std::vector<std::string>& created) {
-  if (auto it = config.find("Volumes"); it != config.end() && !it->is_null()) {
-    if (!it->is_object()) throw invalid("Config.Volumes must be an object of paths");
-    for (auto v = it->begin(); v != it->end(); ++v) {
-      if (std::find(image_volumes.begin(), image_volumes.end(), v.key()) == image_volumes.end()) {
-        image_volumes.push_back(v.key());
-      }
-    }
-  }
-  // Pure validation first: nothing is created for a request with a bad mount.
-  // A missing VolumesFrom container is a 400, not a 404: the CLI answers a 404 from create with
-  // an image pull.
-  std::vector<volume::MountPoint> mounts = volume::plan(hc, image_volumes, [this](const std::string& name) {
-    try {
-      return find(name).mounts;
-    } catch (const Error& e) {
-      if (e.kind() == Error::Kind::kNotFound)
-        throw invalid(std::string(e.what()) + " (in HostConfig.VolumesFrom)");
-      throw;
-    }
-  });
+rt::Task<std::vector<volume::MountPoint>> ContainerService::create_mounts(std::vector<volume::MountPoint> mounts,
+                                                                         std::vector<std::string>& created) {
+  // Planned and validated by parse_create (create_spec.cpp): nothing was created for a bad mount.
   if (mounts.empty()) co_return mounts;
   bool needs_store =
       std::any_of(mounts.begin(), mounts.end(), [](const auto& m) { return m.type == "volume"; });

@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "bocker/daemon/container_service.hpp"
+#include "bocker/daemon/create_spec.hpp"
 #include "bocker/daemon/image_service.hpp"
 #include "bocker/daemon/unpack.hpp"
 #include "bocker/image/ids.hpp"
@@ -86,17 +87,8 @@ json committed_config(json base, const json& container_cfg, const json& body, co
 
 rt::Task<std::string> ImageService::commit(CommitSpec spec) {
   const api::CommitRequest& req = spec.req;
-  // Everything the client can get wrong is checked before any work.
-  std::string ref;
-  if (!req.repo.empty()) {
-    registry::Reference r = registry::parse_reference(req.repo + ":" + (req.tag.empty() ? "latest" : req.tag));
-    if (!r.digest.empty()) throw invalid("cannot commit to a digest reference: " + req.repo);
-    ref = r.str();
-  } else if (!req.tag.empty()) {
-    throw invalid("invalid reference format: a tag (" + req.tag + ") needs a repository");
-  }
-  if (!req.config.is_null() && !req.config.is_object()) throw invalid("the commit request body must be a JSON object");
-  (void)import_config("sha256:" + std::string(64, '0'), req.changes, "", 0);  // validates the changes
+  // Everything the client can get wrong is checked before any work (create_spec.cpp).
+  std::string ref = commit_reference(req);
 
   image::ImageRecord parent = images_.get(spec.parent_image_id);
   json doc = json::parse(parent.config_json, nullptr, false);

@@ -93,11 +93,9 @@ class ContainerService final : public api::ContainerBackend {
   // backoff). True when the container was restarted or the wait ended it.
   rt::Task<bool> restart_by_policy(Container& c);
   std::pair<Container*, std::shared_ptr<Exec>> find_exec(const std::string& exec_id) const;
-  // container_volumes.cpp: validates HostConfig's mounts and the image's volumes, creates the
-  // volumes they need (removed again on failure); the created names go to `created`.
-  rt::Task<std::vector<volume::MountPoint>> create_mounts(const nlohmann::json& host_config,
-                                                           const nlohmann::json& config,
-                                                           std::vector<std::string> image_volumes,
+  // container_volumes.cpp: creates the volumes that the mounts planned by parse_create() need
+  // (removed again on failure); the created names go to `created`.
+  rt::Task<std::vector<volume::MountPoint>> create_mounts(std::vector<volume::MountPoint> mounts,
                                                            std::vector<std::string>& created);
   // Removes volumes `names` unless another container uses them (on a failed create or rm -v).
   rt::Task<void> drop_volumes(std::vector<std::string> names, std::string except_id);
