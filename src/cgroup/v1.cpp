@@ -1,5 +1,9 @@
 // cgroup v1: one directory per hierarchy (<hierarchy>/<parent>/<id>), co-mounted controllers share one.
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
+#include <sys/statfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -10,6 +14,7 @@
 
 #include "bocker/cgroup/cgroup.hpp"
 #include "bocker/runtime/error.hpp"
+#include "bocker/runtime/fd.hpp"
 #include "internal.hpp"
 
 namespace bocker::cgroup {
@@ -38,11 +43,76 @@ void init_cpuset(const std::string& dir, const std::string& parent_dir) {
   }
 }
 
+// The calling thread's cgroup per v1 controller, from /proc/thread-self/cgroup
+// ("4:cpu,cpuacct:/user.slice" -> cpu and cpuacct -> "/user.slice").
+std::map<std::string, std::string> thread_cgroups() {
+  std::map<std::string, std::string> out;
+  auto text = read_optional("/proc/thread-self/cgroup");
+  if (!text) return out;
+  std::size_t pos = 0;
+  while (pos < text->size()) {
+    std::size_t nl = text->find('\n', pos);
+    if (nl == std::string::npos) nl = text->size();
+    std::string line = text->substr(pos, nl - pos);
+    pos = nl + 1;
+    std::size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    std::string ctls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    std::size_t s = 0;
+    while (s <= ctls.size()) {
+      std::size_t c = ctls.find(',', s);
+      if (c == std::string::npos) c = ctls.size();
+      if (c > s) out[ctls.substr(s, c - s)] = path;
+      s = c + 1;
+    }
+  }
+  return out;
+}
+
+Fd open_tasks(const std::string& dir) {
+  std::string path = dir + "/tasks";
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return fd;
+  struct statfs sf {};
+  if (::fstatfs(fd.get(), &sf) != 0 || sf.f_type != CGROUP_SUPER_MAGIC) fd.reset();
+  return fd;
+}
+
+class V1ThreadPlacement final : public ThreadPlacement {
+ public:
+  // `back`: the `tasks` files of the thread's own cgroups, opened before it moves.
+  explicit V1ThreadPlacement(std::vector<std::pair<std::string, Fd>> back) : back_(std::move(back)) {}
+  ~V1ThreadPlacement() override {
+    try {
+      restore();
+    } catch (...) {  // best effort; restore() was called explicitly on the normal path
+    }
+  }
+  void restore() override {
+    std::string failed;
+    int err = 0;
+    for (auto& [path, fd] : back_) {
+      if (!fd) continue;
+      if (::write(fd.get(), "0", 1) != 1) {
+        err = errno;
+        failed = path;
+        continue;
+      }
+      fd.reset();
+    }
+    if (err != 0) throw SystemError(err, "move the daemon's thread back into", failed);
+  }
+
+ private:
+  std::vector<std::pair<std::string, Fd>> back_;
+};
+
 class V1Cgroup final : public Cgroup {
  public:
   // `dirs`: controller -> this cgroup's directory in that controller's hierarchy.
-  V1Cgroup(std::string rel, std::map<std::string, std::string> dirs)
-      : rel_(std::move(rel)), dirs_(std::move(dirs)) {
+  // `roots`: controller -> hierarchy root.
+  V1Cgroup(std::string rel, std::map<std::string, std::string> dirs, std::map<std::string, std::string> roots)
+      : rel_(std::move(rel)), dirs_(std::move(dirs)), roots_(std::move(roots)) {
     for (const auto& [ctl, dir] : dirs_) unique_.insert(dir);
     for (const char* ctl : {"pids", "memory", "cpu", "freezer"}) {
       if (auto d = dir_of(ctl)) {
@@ -69,6 +139,7 @@ class V1Cgroup final : public Cgroup {
     if (l.pids_limit != 0) {
       write(need("pids", "a pids limit"), "pids.max",
             l.pids_limit < 0 ? "max" : std::to_string(l.pids_limit));
+      pids_max_ = l.pids_limit;
     }
   }
 
@@ -77,6 +148,31 @@ class V1Cgroup final : public Cgroup {
   }
 
   int dir_fd_for_clone() const override { return -1; }
+
+  std::unique_ptr<ThreadPlacement> place_calling_thread() override {
+    if (pids_max_ > 0 && pids_max_ < 2) return nullptr;
+    std::map<std::string, std::string> mine = thread_cgroups();
+    // Per hierarchy: the container's `tasks` and the thread's own, both opened first.
+    std::vector<std::pair<std::string, Fd>> into, back;
+    std::set<std::string> seen;
+    for (const auto& [ctl, dir] : dirs_) {
+      if (!seen.insert(dir).second) continue;
+      auto root = roots_.find(ctl);
+      auto own = mine.find(ctl);
+      if (root == roots_.end() || own == mine.end()) return nullptr;
+      std::string own_dir = root->second + (own->second == "/" ? "" : own->second);
+      Fd to = open_tasks(dir), from = open_tasks(own_dir);
+      if (!to || !from) return nullptr;
+      into.emplace_back(dir + "/tasks", std::move(to));
+      back.emplace_back(own_dir + "/tasks", std::move(from));
+    }
+    if (into.empty()) return nullptr;
+    auto guard = std::make_unique<V1ThreadPlacement>(std::move(back));
+    for (auto& [path, fd] : into) {
+      if (::write(fd.get(), "0", 1) != 1) throw SystemError(errno, "move the calling thread into", path);
+    }
+    return guard;
+  }
 
   std::vector<std::string> stat_files() const override {
     std::vector<std::string> out;
@@ -219,7 +315,9 @@ class V1Cgroup final : public Cgroup {
   std::string rel_;
   std::map<std::string, std::string> dirs_;
   std::set<std::string> unique_;
+  std::map<std::string, std::string> roots_;
   std::string primary_;
+  std::int64_t pids_max_ = 0;  // as applied; 0 = not set
 };
 
 class V1Manager final : public Manager {
@@ -294,7 +392,7 @@ class V1Manager final : public Manager {
       std::string dir = root + "/" + parent_ + "/" + id;
       if (detail::is_dir(dir)) dirs.emplace(ctl, dir);
     }
-    return std::make_unique<V1Cgroup>("/" + parent_ + "/" + id, std::move(dirs));
+    return std::make_unique<V1Cgroup>("/" + parent_ + "/" + id, std::move(dirs), roots_);
   }
 
   std::map<std::string, std::string> roots_;

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 #include "bocker/cgroup/cgroup.hpp"
 #include "bocker/runtime/error.hpp"
@@ -443,6 +444,48 @@ TEST_F(CgroupV1, OpenFindsAnExistingCgroup) {
   EXPECT_EQ(again->path(), cg.path());
   EXPECT_EQ(again->dirs(), cg.dirs());
   EXPECT_EQ(again->stats().pids_limit, 9u);
+}
+
+// The start path's v1 placement: the calling thread steps into the cgroup, a process it forks
+// starts there, and the thread steps back to where it was.
+TEST_F(CgroupV1, PlaceCallingThreadClonesIntoTheCgroupAndStepsBack) {
+  Cgroup& cg = make();
+  std::string before = slurp("/proc/thread-self/cgroup");
+  pid_t child = -1;
+  std::string child_cgroups, during;
+  std::thread worker([&] {  // a thread of its own, as the daemon's worker
+    auto placed = cg.place_calling_thread();
+    ASSERT_NE(placed, nullptr);
+    during = slurp("/proc/thread-self/cgroup");
+    child = ::fork();
+    if (child == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+    placed->restore();
+  });
+  worker.join();
+  ASSERT_GT(child, 0);
+  child_cgroups = slurp("/proc/" + std::to_string(child) + "/cgroup");
+  std::vector<pid_t> in = cg.pids();
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_THAT(in, Contains(child));
+  for (const char* ctl : {"pids", "memory", "cpu", "cpuacct", "freezer", "devices", "blkio"}) {
+    EXPECT_THAT(child_cgroups, HasSubstr(std::string(":") + ctl + ":" + cg.path() + "\n")) << child_cgroups;
+    EXPECT_THAT(during, HasSubstr(std::string(":") + ctl + ":" + cg.path() + "\n")) << during;
+  }
+  EXPECT_EQ(slurp("/proc/thread-self/cgroup"), before) << "this thread never moved";
+  EXPECT_TRUE(cg.pids().empty());
+}
+
+// pids.max 1: the thread itself would use the only slot, so no placement (add_process instead).
+TEST_F(CgroupV1, NoPlacementUnderAPidsLimitOfOne) {
+  Cgroup& cg = make();
+  Limits l;
+  l.pids_limit = 1;
+  cg.apply(l);
+  EXPECT_EQ(cg.place_calling_thread(), nullptr);
 }
 
 }  // namespace

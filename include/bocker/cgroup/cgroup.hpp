@@ -15,6 +15,15 @@
 
 namespace bocker::cgroup {
 
+// The calling thread placed in a container's cgroup by Cgroup::place_calling_thread(); restore()
+// (or the destructor, best effort) moves it back where it was.
+class ThreadPlacement {
+ public:
+  virtual ~ThreadPlacement() = default;
+  // Moves the thread back; throws SystemError naming the `tasks` file when the kernel refuses.
+  virtual void restore() = 0;
+};
+
 // One container's cgroup: one directory per hierarchy on v1, one directory on v2.
 // The destructor does not remove it (containers outlive daemon restarts); remove() does.
 class Cgroup {
@@ -27,6 +36,14 @@ class Cgroup {
   virtual void add_process(pid_t pid) = 0;
   // v2: an O_DIRECTORY fd for clone3(CLONE_INTO_CGROUP), owned by this object; v1: -1.
   virtual int dir_fd_for_clone() const = 0;
+  // v1: moves the calling thread, only it, into the cgroup in every hierarchy ("0" into each
+  // `tasks` file), so a process it clones meanwhile starts inside, and returns the guard that
+  // moves it back. Moving the calling thread takes no global lock, while moving another process
+  // (add_process) makes the kernel wait for an RCU grace period (5-15 ms here, per container).
+  // nullptr when this can't be done safely (v2: use dir_fd_for_clone; not a cgroup filesystem,
+  // as in tests' fake trees; the thread's own cgroup can't be reopened; a pids limit below 2,
+  // which the thread itself would use up): the caller falls back to add_process.
+  virtual std::unique_ptr<ThreadPlacement> place_calling_thread() { return nullptr; }
   // Reads stat_files() and parses them; files the kernel does not offer count as zeros.
   virtual Stats stats() const = 0;
   // The files stats() reads (absolute paths), so a caller can batch the reads itself ...
