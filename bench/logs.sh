@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Log capture benchmark: a container writes SIZE MB of 80-character lines to stdout
-# (`yes LINE | head -c SIZE` in Alpine) and the engine captures them to disk: bocker beside docker's
+# (`cat` of a file of lines on tmpfs bind-mounted read-only, or with --writer yes busybox's
+# `yes LINE | head -c SIZE`, which is slower than either engine's capture is meant to be) and the
+# engine captures them to disk: bocker beside docker's
 # json-file log driver, in the same run, rounds alternating. The capture rate is SIZE / (FinishedAt -
 # StartedAt) from inspect (the writer cannot finish before the pipe is drained), with wall time
 # (run -d to wait) beside it. Target: bocker >= 20x docker.
@@ -10,8 +12,8 @@
 # shim). Writes bench/results/logs.{csv,md} and logs.summary.csv.
 #
 # Usage: bench/logs.sh [--mb SIZE] [--reps N] [--engines bocker,docker] [--build-dir DIR]
-#                      [--no-install] [--results DIR]
-# Defaults: SIZE=512, N=3.
+#                      [--writer cat|yes] [--no-install] [--results DIR]
+# Defaults: SIZE=512, N=3, writer cat.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib/procs.sh
@@ -24,6 +26,7 @@ reps=3
 engines=bocker,docker
 build=$here/build-release
 install=1
+writer_kind=cat
 results=$here/bench/results
 while (($#)); do
   case $1 in
@@ -32,12 +35,14 @@ while (($#)); do
     --engines) engines=$2; shift 2 ;;
     --build-dir) build=$2; shift 2 ;;
     --no-install) install=0; shift ;;
+    --writer) writer_kind=$2; shift 2 ;;
     --results) results=$2; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) say "logs.sh: unknown argument '$1' (see --help)"; exit 2 ;;
   esac
 done
 [[ $mb =~ ^[1-9][0-9]*$ ]] || { say "logs.sh: --mb needs a positive number, got '$mb'"; exit 2; }
+[[ $writer_kind == cat || $writer_kind == yes ]] || { say "logs.sh: --writer is cat or yes, got '$writer_kind'"; exit 2; }
 [[ $reps =~ ^[1-9][0-9]*$ ]] || { say "logs.sh: --reps needs a positive number, got '$reps'"; exit 2; }
 [[ $(id -u) == 0 ]] || { say "logs.sh: needs root"; exit 1; }
 IFS=, read -r -a engine_list <<<"$engines"
@@ -48,12 +53,28 @@ done
 [[ " ${engine_list[*]} " == *" bocker "* ]] && ensure_bocker_build
 
 work=$(mktemp -d /tmp/bocker-bench-logs.XXXXXX)
-trap 'engines_cleanup; rm -rf "$work"' EXIT
+shm=$(mktemp -d /dev/shm/bocker-bench-logs.XXXXXX)
+trap 'engines_cleanup; rm -rf "$work" "$shm"' EXIT
 trap 'exit 130' INT TERM
 
 bytes=$((mb * 1048576))
 line="bocker log capture benchmark: 0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJ"  # 79 + \n
-writer="yes '$line' | head -c $bytes"
+if [[ $writer_kind == cat ]]; then
+  # The lines in a file on tmpfs, mounted read-only: busybox cat sends it with sendfile(2), so the
+  # writer runs at pipe speed. Writer alone: the same cat into a pipe that a second cat drains.
+  python3 -c 'import sys
+line = (sys.argv[2] + "\n").encode(); n = int(sys.argv[3]); blk = line * 8192
+with open(sys.argv[1], "wb") as f:
+    while n > 0:
+        f.write(blk[:n]); n -= len(blk)' "$shm/lines" "$line" "$bytes"
+  writer="cat /lines"
+  writer_alone="cat /lines | cat"
+  writer_args=(-v "$shm/lines:/lines:ro")
+else
+  writer="yes '$line' | head -c $bytes"
+  writer_alone=$writer
+  writer_args=()
+fi
 
 active=()
 for e in "${engine_list[@]}"; do
@@ -83,11 +104,11 @@ print("%.6f" % (base + float("0." + (frac or "0"))))' "$1"; }
 # one ENGINE KIND REP: KIND is capture (stdout to the engine) or devnull (writer only).
 one() {
   local e=$1 kind=$2 rep=$3 cmd=$writer id t0 t1 c0 c1 st fi dur logb lp code
-  [[ $kind == devnull ]] && cmd="$writer >/dev/null"
+  [[ $kind == devnull ]] && cmd="$writer_alone >/dev/null"
   c0=$(cpu_s $(daemon_pids "$e"))
   t0=$(now)
   # Same CPU weight for both: bocker's default share (BOCKER_CPU_SHARE) is 512, docker's 1024.
-  id=$("${e}_cmd" run -d --network none --cpu-shares 1024 "$bench_image" sh -c "$cmd")
+  id=$("${e}_cmd" run -d --network none --cpu-shares 1024 "${writer_args[@]}" "$bench_image" sh -c "$cmd")
   code=$("${e}_cmd" wait "$id")
   t1=$(now)
   c1=$(cpu_s $(daemon_pids "$e"))  # docker's shim lives until rm: its CPU is counted
@@ -122,11 +143,11 @@ done
 
 mkdir -p "$results"
 versions=$(for e in "${active[@]}"; do printf '%s\t%s\n' "$e" "${version[$e]}"; done)
-python3 - "$here/bench/lib" "$raw" "$results" "$machine" "$versions" "$bytes" "$reps" <<'PY'
+python3 - "$here/bench/lib" "$raw" "$results" "$machine" "$versions" "$bytes" "$reps" "$writer_kind" <<'PY'
 import csv, shutil, sys
 sys.path.insert(0, sys.argv[1])
 from benchstats import describe, fmt, text_table, md_table, target_check, write_summary
-raw, results, machine, versions, nbytes, reps = sys.argv[2:]
+raw, results, machine, versions, nbytes, reps, writer_kind = sys.argv[2:]
 versions = dict(l.split("\t", 1) for l in versions.splitlines() if l)
 nbytes = int(nbytes)
 mbytes = nbytes / 1e6
@@ -190,7 +211,9 @@ if bc and bw and bc["rate"]["median"] and bw["rate"]["median"]:
         verdict = "the capture path is the bottleneck though bockerd is mostly idle (latency: pipe reads, wakeups, disk)"
     notes.append(f"bocker captures at {frac:.0%} of the writer's own rate with bockerd at {cpu_pct:.0f}% of one CPU: {verdict}")
 head = [f"machine: {machine}",
-        f"writer: `yes <79-char line> | head -c {nbytes}` in Alpine 3.20.3 (busybox), {nbytes / 1e6:.0f} MB; "
+        (f"writer: `cat` (busybox, sendfile) of a {nbytes / 1e6:.0f} MB file of 80-char lines on tmpfs, bind-mounted read-only, "
+         f"in Alpine 3.20.3; writer alone = `cat file | cat >/dev/null`; " if writer_kind == "cat" else
+         f"writer: `yes <79-char line> | head -c {nbytes}` in Alpine 3.20.3 (busybox), {nbytes / 1e6:.0f} MB; ")
         f"{reps} rounds alternating engines; rate = size / (FinishedAt - StartedAt)",
         "docker: json-file log driver (default options); daemon CPU = dockerd + containerd + the container's shim"]
 head += [f"{e}: {v}" for e, v in versions.items()]

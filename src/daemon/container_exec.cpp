@@ -221,10 +221,12 @@ rt::Task<container::Spawned> spawn_exec_process(Container& c, Exec& e, bool atta
     }
   }
   // The container's cgroup: v2 clones into it, v1 has the helper move itself into every hierarchy.
+  // Through `tasks` (the helper is single-threaded, so its thread is the process): moving the
+  // calling thread takes no global lock, cgroup.procs would cost an RCU grace period.
   if (c.cg) {
     spec.cgroup_fd = c.cg->dir_fd_for_clone();
     if (spec.cgroup_fd < 0) {
-      for (const auto& d : c.cg->dirs()) spec.cgroup_procs.push_back(d + "/cgroup.procs");
+      for (const auto& d : c.cg->dirs()) spec.cgroup_procs.push_back(d + "/tasks");
     }
   }
   // Our own reference to PID 1: the supervisor may drop the container's while we spawn.

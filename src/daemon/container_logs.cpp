@@ -192,6 +192,59 @@ rt::Task<void> log_append(Container& c, int stream, std::string_view data) {
   lf->idle.notify_all();
 }
 
+// ---- capture buffers ----------------------------------------------------------------------
+
+namespace {
+constexpr std::size_t kPoolKeep = 4;  // free buffers kept per size
+struct PoolSlot {
+  std::size_t size;
+  std::vector<std::unique_ptr<char[]>> free;
+};
+thread_local PoolSlot t_pool[2] = {{kCaptureFirstChunk, {}}, {kCaptureChunk, {}}};
+PoolSlot* pool_slot(std::size_t size) noexcept {
+  for (PoolSlot& s : t_pool) {
+    if (s.size == size) return &s;
+  }
+  return nullptr;
+}
+}  // namespace
+
+CaptureBuffer CaptureBuffer::take(std::size_t size) {
+  CaptureBuffer b;
+  PoolSlot* slot = pool_slot(size);
+  if (slot != nullptr && !slot->free.empty()) {
+    b.p_ = std::move(slot->free.back());
+    slot->free.pop_back();
+  } else {
+    b.p_.reset(new char[size]);  // not zeroed: pages are touched only by what is read into them
+  }
+  b.size_ = size;
+  return b;
+}
+
+CaptureBuffer& CaptureBuffer::operator=(CaptureBuffer&& o) noexcept {
+  if (this != &o) {
+    reset();
+    p_ = std::move(o.p_);
+    size_ = o.size_;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+void CaptureBuffer::reset() noexcept {
+  if (!p_) return;
+  PoolSlot* slot = pool_slot(size_);
+  if (slot != nullptr && slot->free.size() < kPoolKeep) {
+    try {
+      slot->free.push_back(std::move(p_));
+    } catch (...) {  // no room to keep it: freed below
+    }
+  }
+  p_.reset();
+  size_ = 0;
+}
+
 // ---- the FIFOs ----------------------------------------------------------------------------
 
 namespace {

@@ -57,6 +57,30 @@ static_assert(sizeof(LogTrailer) == 8);
 constexpr std::uint32_t kLogMagic = 0x474c4b42;  // "BKLG"
 constexpr std::size_t kLogOverhead = sizeof(LogHeader) + sizeof(LogTrailer);
 constexpr unsigned kCaptureChunk = 1024 * 1024;  // one read from a FIFO, one record at most
+constexpr unsigned kCaptureFirstChunk = 64 * 1024;  // the first read after a FIFO became readable
+
+// A read buffer for the capture readers, borrowed from a small per-thread pool. A reader waits for
+// its FIFO to become readable (a poll, no buffer) and takes a buffer only then, giving it back
+// once the FIFO is drained: an idle container holds no buffer, so 1000 idle containers cost no
+// capture memory. Loop thread only.
+class CaptureBuffer {
+ public:
+  CaptureBuffer() = default;
+  static CaptureBuffer take(std::size_t size);
+  CaptureBuffer(CaptureBuffer&& o) noexcept : p_(std::move(o.p_)), size_(o.size_) { o.size_ = 0; }
+  CaptureBuffer& operator=(CaptureBuffer&& o) noexcept;
+  CaptureBuffer(const CaptureBuffer&) = delete;
+  CaptureBuffer& operator=(const CaptureBuffer&) = delete;
+  ~CaptureBuffer() { reset(); }
+  char* data() const noexcept { return p_.get(); }
+  std::size_t size() const noexcept { return size_; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  void reset() noexcept;  // back to the pool (or freed when the pool is full)
+
+ private:
+  std::unique_ptr<char[]> p_;
+  std::size_t size_ = 0;
+};
 
 // HostConfig.LogConfig: {"Type": "json-file"|"local"|""|"none", "Config": {"max-size", "max-file"}}.
 // We accept docker's driver names and store our own format. Defaults follow docker's per

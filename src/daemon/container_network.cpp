@@ -17,7 +17,7 @@
 #include <exception>
 #include <optional>
 #include <random>
-#include <thread>
+#include <cstdio>
 
 #include "bocker/daemon/container_service.hpp"
 #include "bocker/daemon/daemon.hpp"
@@ -158,29 +158,28 @@ std::uint16_t bound_port(int fd) {
   return ntohs(a.sin_port);
 }
 
-// Brings lo up in the network namespace of `pid` (a "none" container), from a short-lived
-// thread so the worker's own namespace never changes.
+// Brings lo up in the network namespace of `pid` (a "none" container): a socket made inside it
+// (this thread steps in and back; a socket keeps the netns it was made in) takes the ioctls.
 void lo_up(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
   Fd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) throw SystemError(errno, "open", path);
-  std::exception_ptr err;
-  std::thread t([&ns, &path, &err] {
-    try {
-      if (::setns(ns.get(), CLONE_NEWNET) != 0) throw SystemError(errno, "setns", path);
-      Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-      if (!s) throw SystemError(errno, "socket in", path);
-      ifreq ifr{};
-      std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-      if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) throw SystemError(errno, "get flags of lo in", path);
-      ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-      if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) throw SystemError(errno, "set lo up in", path);
-    } catch (...) {
-      err = std::current_exception();
-    }
-  });
-  t.join();
-  if (err) std::rethrow_exception(err);
+  Fd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!own) throw SystemError(errno, "open", "/proc/thread-self/ns/net");
+  if (::setns(ns.get(), CLONE_NEWNET) != 0) throw SystemError(errno, "setns", path);
+  Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  int socket_errno = errno;
+  if (::setns(own.get(), CLONE_NEWNET) != 0) {
+    // Going on would run the daemon's later work in a container's netns.
+    std::fprintf(stderr, "bockerd: setns back from %s: %s\n", path.c_str(), std::strerror(errno));
+    std::abort();
+  }
+  if (!s) throw SystemError(socket_errno, "socket in", path);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) throw SystemError(errno, "get flags of lo in", path);
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) throw SystemError(errno, "set lo up in", path);
 }
 
 // One direction of a proxied connection: splices until EOF, then half-closes the other side.
@@ -544,7 +543,8 @@ rt::Task<void> NetworkManager::activate(Container& c) {
   // network.json: what a re-adopting daemon needs (the chosen host ports are not in the config).
   std::string path = c.dir + "/network.json";
   std::string data = settings(c).dump();
-  co_await rt::offload([&path, &data] { write_file_atomic(path, data, 0600); });
+  bool durable = !c.host_config.value("AutoRemove", false);  // as ContainerService::save()
+  co_await rt::offload([&path, &data, durable] { write_file_atomic(path, data, 0600, durable); });
 }
 
 rt::Task<void> NetworkManager::teardown(Container& c) {

@@ -10,6 +10,7 @@
 //    process is a zombie (not yet reaped by its new parent, usually init), else it is recorded as
 //    ExitCode 255 with an Error saying it was lost. The same holds for a container that exited
 //    while no daemon ran: exited, 255 unless still a zombie, its cgroup swept.
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -146,16 +147,30 @@ rt::Task<rt::ExitStatus> wait_process_exit(Container& c) {
 }
 
 rt::Task<void> ContainerService::supervisor(Container& c) {
-  // One reader per FIFO (or the pty master): reads of 64 KiB that grow to 1 MiB while the pipe
-  // keeps them full, each written as one record; no per-line work here.
+  // One reader per FIFO (or the pty master). It waits for data with a poll, holding no buffer
+  // (CaptureBuffer), then reads 64 KiB, growing to 1 MiB while the pipe keeps the reads full,
+  // each read written as one record; no per-line work here. A short read means the FIFO is
+  // drained: the buffer goes back to the pool and the reader polls again.
   auto reader = [](ContainerService& s, Container& k, int fd, int stream) -> rt::Task<void> {
-    std::vector<char> buf(64 * 1024);
+    CaptureBuffer buf;
+    std::size_t size = kCaptureFirstChunk;
     for (;;) {
+      if (!buf) {
+        int ev = co_await rt::poll(fd, POLLIN);
+        if (ev == -EINTR) continue;
+        if (ev < 0) break;  // cancelled
+        buf = CaptureBuffer::take(size);
+      }
       int n = co_await rt::read(fd, buf.data(), static_cast<unsigned>(buf.size()));
       if (n == -EINTR || n == -EAGAIN) continue;
       if (n <= 0) break;  // EOF, EIO on a pty whose slave closed, or cancelled
       co_await s.record(k, stream, std::string_view(buf.data(), static_cast<std::size_t>(n)));
-      if (static_cast<std::size_t>(n) == buf.size() && buf.size() < kCaptureChunk) buf.resize(kCaptureChunk);
+      if (static_cast<std::size_t>(n) < buf.size()) {
+        buf.reset();
+      } else if (size < kCaptureChunk) {
+        size = kCaptureChunk;
+        buf = CaptureBuffer::take(size);
+      }
     }
   };
   rt::TaskScope readers;
@@ -184,7 +199,11 @@ rt::Task<void> ContainerService::supervisor(Container& c) {
   c.out_r.reset();
   c.err_r.reset();
   c.adopted = false;
-  co_await destroy(c);
+  if (c.host_config.value("AutoRemove", false)) {
+    co_await auto_remove(c);  // container_autoremove.cpp
+  } else {
+    co_await destroy(c);
+  }
 }
 
 rt::Task<void> ContainerService::restore() {
@@ -234,6 +253,19 @@ rt::Task<void> ContainerService::restore() {
       continue;
     }
     co_await save(*c);
+  }
+  // --rm containers that were not running (stopped part-way through their cleanup, or never
+  // started): removed, as docker does at start.
+  std::vector<std::string> leftover;
+  for (auto& [id, c] : by_id_) {
+    if (!c->running() && c->host_config.value("AutoRemove", false)) leftover.push_back(id);
+  }
+  for (const std::string& id : leftover) {
+    try {
+      co_await remove(id, true, true);
+    } catch (const std::exception& e) {
+      log_line("container " + id.substr(0, 12) + ": --rm: " + e.what());
+    }
   }
   for (Container* c : adopted) {
     for (const auto& d : c->cg ? c->cg->dirs() : std::vector<std::string>{}) {

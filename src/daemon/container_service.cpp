@@ -50,6 +50,7 @@ ContainerService::ContainerService(std::string root, ImageService& images)
     log_line(std::string("containers: no cgroups, limits will not be applied: ") + e.what());
   }
   images_.image_in_use = [this](const std::string& id) { return image_in_use(id); };
+  images_.settle_containers = [this] { return settle(); };
   network_ = std::make_unique<NetworkManager>();  // bridge set up by configure_network()
   // Leftover cgroups are swept by restore(), once it knows which containers still run.
   std::error_code ec;
@@ -84,6 +85,26 @@ ContainerService::ContainerService(std::string root, ImageService& images)
       names_[c->name] = c->id;
       by_id_[c->id] = std::move(c);
     } catch (const std::exception& e) {
+      // No record or an empty one: a create that crashed before its first save, or a --rm
+      // container's record (not fsynced) after a power loss. Its rootfs and dir go. Anything
+      // else (a damaged durable record) is left for a human.
+      std::string id = entry.path().filename().string();
+      std::error_code ec2;
+      auto size = std::filesystem::file_size(path, ec2);
+      bool absent = ec2 == std::errc::no_such_file_or_directory;
+      if (entry.is_directory() && (absent || (!ec2 && size == 0)) && id.size() == 64) {
+        try {
+          images_.driver().remove_rootfs(id);
+        } catch (const Error& re) {
+          if (re.kind() != Error::Kind::kNotFound) log_line("containers: leftover " + id.substr(0, 12) + ": " + re.what());
+        } catch (const std::exception& re) {
+          log_line("containers: leftover " + id.substr(0, 12) + ": " + re.what());
+        }
+        std::filesystem::remove_all(entry.path(), ec2);
+        log_line("containers: removed leftover " + entry.path().string() + " (" +
+                 (absent ? "no record" : "empty record") + ")");
+        continue;
+      }
       log_line("containers: skipping " + path + ": " + e.what());
     }
   }
@@ -126,7 +147,11 @@ Container& ContainerService::find(const std::string& name_or_id) const {
 rt::Task<void> ContainerService::save(Container& c) {
   std::string path = c.dir + "/config.json";
   std::string data = c.to_json().dump();
-  co_await rt::offload([&path, &data] { write_file_atomic(path, data, 0600); });
+  // A --rm container's record is worthless after a power loss (it would be removed at the next
+  // start): atomic, but no fsync on its path from create to exit. An empty or missing record at
+  // start is cleaned up (ContainerService()).
+  bool durable = !c.host_config.value("AutoRemove", false);
+  co_await rt::offload([&path, &data, durable] { write_file_atomic(path, data, 0600, durable); });
 }
 
 rt::Task<json> ContainerService::create(json body, std::string name) {
@@ -311,8 +336,18 @@ rt::Task<void> ContainerService::start(std::string name) {
     cgroup::Cgroup* cg = c.cg.get();
     bool move_after_clone = cg != nullptr && spec.cgroup_fd < 0;
     sp = co_await rt::offload([&spec, cg, move_after_clone, nm, cn] {
+      // v1: this worker thread steps into the cgroup so the child is cloned inside it (the
+      // child's cgroup namespace is rooted there too); it steps back at the gate. Else the
+      // child is moved at the gate, which costs an RCU grace period (cgroup.hpp).
+      std::unique_ptr<cgroup::ThreadPlacement> placed;
+      if (move_after_clone) placed = cg->place_calling_thread();
       std::function<void(pid_t)> gate;
-      if (move_after_clone) gate = [cg](pid_t pid) { cg->add_process(pid); };
+      if (placed) {
+        cgroup::ThreadPlacement* p = placed.get();
+        gate = [p](pid_t) { p->restore(); };
+      } else if (move_after_clone) {
+        gate = [cg](pid_t pid) { cg->add_process(pid); };
+      }
       if (cn != nullptr) gate = nm->chain_gate(std::move(gate), cn);  // veth or lo, DNAT rules
       return container::spawn(spec, gate);
     });

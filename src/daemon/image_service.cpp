@@ -314,6 +314,7 @@ rt::Task<void> ImageService::free_layers(std::vector<std::string> chain_ids) {
 }
 
 rt::Task<nlohmann::json> ImageService::remove(std::string name, bool force, bool prune) {
+  if (settle_containers) co_await settle_containers();
   std::string id = images_.resolve(name);
   image::ImageRecord r = images_.get(id);
   nlohmann::json out = nlohmann::json::array();

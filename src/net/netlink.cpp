@@ -6,9 +6,9 @@
 #include <sched.h>
 #include <sys/socket.h>
 
+#include <cstdio>
 #include <cstring>
 #include <exception>
-#include <thread>
 
 #include "bocker/runtime/error.hpp"
 #include "bocker/runtime/fd.hpp"
@@ -46,23 +46,18 @@ Sock connect_route() {
 
 Sock connect_route_in(int netns_fd, const std::string& netns_desc) {
   Sock s = alloc_sock();
-  std::exception_ptr error;
-  // A dedicated thread: even if switching back failed, no other work would run in the wrong netns.
-  std::thread worker([&]() noexcept {
-    try {
-      Fd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-      if (!own) throw SystemError(errno, "open", "/proc/thread-self/ns/net");
-      if (::setns(netns_fd, CLONE_NEWNET) != 0) throw SystemError(errno, "setns into netns", netns_desc);
-      int err = nl_connect(s.get(), NETLINK_ROUTE);
-      if (::setns(own.get(), CLONE_NEWNET) != 0)
-        throw SystemError(errno, "setns back from netns", netns_desc);
-      if (err < 0) fail(err, "connect rtnetlink socket in netns " + netns_desc);
-    } catch (...) {
-      error = std::current_exception();
-    }
-  });
-  worker.join();
-  if (error) std::rethrow_exception(error);
+  // A netlink socket stays bound to the netns it was created in: this thread steps in, connects
+  // and steps back (setns of one thread; no thread is created per container start).
+  Fd own(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!own) throw SystemError(errno, "open", "/proc/thread-self/ns/net");
+  if (::setns(netns_fd, CLONE_NEWNET) != 0) throw SystemError(errno, "setns into netns", netns_desc);
+  int err = nl_connect(s.get(), NETLINK_ROUTE);
+  if (::setns(own.get(), CLONE_NEWNET) != 0) {
+    // Going on would run the daemon's later work in a container's netns.
+    std::fprintf(stderr, "bocker: setns back from netns %s: %s\n", netns_desc.c_str(), std::strerror(errno));
+    std::abort();
+  }
+  if (err < 0) fail(err, "connect rtnetlink socket in netns " + netns_desc);
   return s;
 }
 

@@ -32,20 +32,21 @@ void write_all_fd(int fd, std::string_view data, const std::string& path) {
 }
 }  // namespace
 
-void write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
+void write_file_atomic(const std::string& path, std::string_view data, unsigned mode, bool durable) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::string tmp = path + ".tmp-" + std::to_string(rng() & 0xffffffffU);
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd) throw SystemError(errno, "create", tmp);
   try {
     write_all_fd(fd.get(), data, tmp);
-    if (::fsync(fd.get()) != 0) throw SystemError(errno, "fsync", tmp);
+    if (durable && ::fsync(fd.get()) != 0) throw SystemError(errno, "fsync", tmp);
     fd.reset();
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw SystemError(errno, "rename " + tmp + " to", path);
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
+  if (!durable) return;
   std::string dir = dir_of(path);
   Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dfd) throw SystemError(errno, "open directory", dir);

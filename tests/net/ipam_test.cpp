@@ -125,5 +125,17 @@ TEST_F(IpamTest, CorruptStateIsAnErrorNamingTheFile) {
   }
 }
 
+// ipam.json is saved without fsync: after a power loss it may come back empty or zero-filled.
+// Nothing runs after a reboot, so that is an empty allocator, not an error.
+TEST_F(IpamTest, EmptyOrZeroFilledStateAfterPowerLossIsAnEmptyAllocator) {
+  make_dirs(dir_);
+  for (std::string content : {std::string(), std::string(64, '\0')}) {
+    write_file_atomic(dir_ + "/ipam.json", content);
+    Ipam ipam(dir_, Cidr::parse("10.202.0.0/24"));
+    EXPECT_TRUE(ipam.owners().empty());
+    EXPECT_EQ(ipam.allocate("a").to_string(), "10.202.0.2");
+  }
+}
+
 }  // namespace
 }  // namespace bocker::net

@@ -12,6 +12,7 @@
 
 #include "bocker/api/backend.hpp"
 #include "bocker/container/spawn.hpp"
+#include "bocker/runtime/event.hpp"
 #include "bocker/runtime/scope.hpp"
 #include "bocker/volume/mounts.hpp"
 
@@ -66,6 +67,8 @@ class ContainerService final : public api::ContainerBackend {
   void set_engine_metrics(const metrics::EngineMetrics* m) { engine_metrics_ = m; }
 
   bool image_in_use(const std::string& image_id) const;
+  // Until the background cleanups of --rm containers are done (container_autoremove.cpp).
+  rt::Task<void> settle();
   // Volumes (container_volumes.cpp): the store the containers' volumes live in (owned by the
   // daemon, outlives the service), and the ids of the containers that mount volume `name`.
   void set_volume_store(volume::Store* store) { volumes_ = store; }
@@ -89,6 +92,9 @@ class ContainerService final : public api::ContainerBackend {
   rt::Task<void> record(Container& c, int stream, std::string_view data);
   rt::Task<void> save(Container& c);
   rt::Task<void> destroy(Container& c);
+  // container_autoremove.cpp: --rm after the exit: out of the API now, cleanup in the background.
+  rt::Task<void> auto_remove(Container& c);
+  rt::Task<void> teardown_removed(std::unique_ptr<Container> owned);
   // container_restart.cpp: after an exit, restarts `c` if its policy says so (waiting out the
   // backoff). True when the container was restarted or the wait ended it.
   rt::Task<bool> restart_by_policy(Container& c);
@@ -114,6 +120,8 @@ class ContainerService final : public api::ContainerBackend {
   std::unique_ptr<NetworkManager> network_;  // container_network.cpp
   const metrics::EngineMetrics* engine_metrics_ = nullptr;  // null: not measured
   volume::Store* volumes_ = nullptr;                        // container_volumes.cpp
+  int pending_teardowns_ = 0;      // --rm cleanups still running (container_autoremove.cpp)
+  rt::Notifier teardowns_idle_;    // pending_teardowns_ reached 0
   rt::TaskScope supervisors_;
 };
 

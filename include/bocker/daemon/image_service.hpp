@@ -14,6 +14,7 @@
 #include "bocker/image/content_store.hpp"
 #include "bocker/image/image_store.hpp"
 #include "bocker/registry/image_config.hpp"
+#include "bocker/runtime/task.hpp"
 #include "bocker/storage/driver.hpp"
 
 namespace bocker::metrics {
@@ -62,6 +63,8 @@ class ImageService final : public api::ImageBackend {
   image::ContentStore& content() noexcept { return content_; }
   // Set by the container service: is an image used by a container (rmi refuses unless forced)?
   std::function<bool(const std::string& image_id)> image_in_use;
+  // Awaited before an image is removed: the containers' pending cleanups (a --rm rootfs).
+  std::function<rt::Task<void>()> settle_containers;
   // Set by the daemon: pulls and layer bytes are counted there (null: not measured).
   const metrics::EngineMetrics* engine_metrics = nullptr;
   // A new layer from the container's rootfs changes on top of its image's layers, and an image

@@ -1,0 +1,101 @@
+// --rm (HostConfig.AutoRemove) without the client waiting for the cleanup.
+//
+// Once the exit is recorded and the output drained, the container leaves the API at once: its
+// name is free, `wait?condition=removed` answers, `ps -a` and `inspect` no longer find it. The
+// kernel and disk cleanup that docker does before answering (cgroup, veth and address, port
+// rules, the rootfs, the state dir) follows in the background, off the
+// client's critical path. What could observe the difference waits for it: `rmi` first waits for
+// pending cleanups (settle()), so an image is never removed under a rootfs still mounted on it.
+// If the daemon stops part-way, the record on disk (AutoRemove, not running) is removed at the
+// next start by restore(), and the network and cgroup sweeps take what is left.
+#include <signal.h>
+
+#include <filesystem>
+
+#include "bocker/daemon/container_service.hpp"
+#include "bocker/daemon/daemon.hpp"
+#include "bocker/daemon/image_service.hpp"
+#include "bocker/runtime/error.hpp"
+#include "bocker/runtime/offload.hpp"
+#include "bocker/runtime/scope.hpp"
+#include "container_network.hpp"
+#include "container_record.hpp"
+
+namespace bocker::daemon {
+
+rt::Task<void> ContainerService::auto_remove(Container& c) {
+  c.status = "removing";
+  c.restart_wake.notify_all();
+  c.stdin_w.reset();
+  c.pty_master.reset();
+  // Anonymous volumes before the answer: `volume ls` right after `run --rm` must not list them
+  // (no file work at all when the container has none).
+  try {
+    co_await remove_anonymous_volumes(c);
+  } catch (const std::exception& e) {
+    log_line("container " + c.id.substr(0, 12) + ": --rm volumes: " + e.what());
+  }
+  names_.erase(c.name);
+  c.gone = true;
+  c.exited.notify_all();
+  c.output.notify_all();
+  c.removed.notify_all();
+  auto node = by_id_.extract(c.id);
+  if (node.empty()) co_return;
+  ++pending_teardowns_;
+  supervisors_.spawn(teardown_removed(std::move(node.mapped())));
+}
+
+rt::Task<void> ContainerService::teardown_removed(std::unique_ptr<Container> owned) {
+  struct Done {  // also when the daemon's shutdown cancels this part-way
+    ContainerService* s;
+    ~Done() {
+      if (--s->pending_teardowns_ == 0) s->teardowns_idle_.notify_all();
+    }
+  } done{this};
+  Container& c = *owned;
+  // The waiters woken by auto_remove() hold references to the record: they run first.
+  co_await rt::nop();
+  co_await rt::nop();
+  std::string id = c.id, dir = c.dir;
+  if (c.cg) {
+    cgroup::Cgroup* cg = c.cg.get();
+    co_await rt::offload([cg, &id] {
+      try {
+        cg->kill_all(SIGKILL);  // anything PID 1 left behind
+        cg->remove();
+      } catch (const std::exception& e) {
+        log_line("container " + id.substr(0, 12) + ": cgroup cleanup: " + e.what());
+      }
+    });
+    c.cg.reset();
+  }
+  try {
+    co_await network_->teardown(c);  // proxies, DNAT rules, veth, address
+    co_await network_->forget(c);
+    c.log_fd.reset();
+    c.log.reset();
+    storage::Driver& drv = images_.driver();
+    co_await rt::offload([&drv, &id, &dir] {
+      try {
+        drv.remove_rootfs(id);
+      } catch (const Error& e) {
+        if (e.kind() != Error::Kind::kNotFound) throw;
+      }
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      if (ec) throw SystemError(ec.value(), "remove", dir);
+    });
+  } catch (const Error& e) {
+    if (e.kind() == Error::Kind::kCancelled) throw;
+    log_line("container " + id.substr(0, 12) + ": --rm: " + e.what());
+  } catch (const std::exception& e) {
+    log_line("container " + id.substr(0, 12) + ": --rm: " + e.what());
+  }
+}
+
+rt::Task<void> ContainerService::settle() {
+  while (pending_teardowns_ > 0) co_await teardowns_idle_.wait();
+}
+
+}  // namespace bocker::daemon
