@@ -30,6 +30,20 @@ fi
 echo "== packaging"
 ruby -c Vagrantfile >/dev/null && echo "Vagrantfile: syntax OK"
 bash -n scripts/provision.sh && echo "provision.sh: syntax OK"
+# The Vagrant box's provisioning without the VM parts: packages, the Release build, binaries and
+# the unit file installed, into a scratch prefix (not /usr/local, not /etc/systemd).
+prov=$(mktemp -d)
+trap 'rm -f "$ctest_log"; rm -rf "$prov"' EXIT
+BOCKER_PROVISION_NO_VM=1 BOCKER_PREFIX="$prov/usr" BOCKER_UNIT_DIR="$prov/systemd" bash scripts/provision.sh
+"$prov/usr/bin/bockerd" --version
+"$prov/usr/bin/bocker" --help >/dev/null
+test -f "$prov/systemd/bockerd.service"
+if command -v systemd-analyze >/dev/null; then
+  # The unit as installed, its ExecStart pointed at the binary just built.
+  sed "s|/usr/local/bin/bockerd|$prov/usr/bin/bockerd|" packaging/bockerd.service >"$prov/bockerd.service"
+  systemd-analyze verify "$prov/bockerd.service" && echo "bockerd.service: systemd-analyze verify OK"
+fi
+echo "provision.sh (BOCKER_PROVISION_NO_VM=1): built, installed and ran in $prov"
 # The plain closing line: CTest's counts (a skipped test counts as passed by CTest).
 total=$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' "$ctest_log" | tail -n 1)
 failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of .*/\1/p' "$ctest_log" | tail -n 1)
