@@ -5,6 +5,13 @@
 // layers keep downloading meanwhile); overlay layers are independent and unpack in parallel.
 // A failure cancels every transfer and removes every layer this pull began; layers already
 // committed stay, so pulling again resumes where it stopped.
+//
+// Durability: layers are committed unsynced (their content may still be only in the page cache;
+// the extractor has already started writing it out) and the pull ends with one sync_layers() of
+// its top layer: one syncfs for the whole image instead of one per layer. The image record is
+// written only after that returned, so a record never names a layer that a crash could lose.
+// After a crash, storage's cleanup_incomplete() keeps (and syncs) the unsynced layers when the
+// machine did not reboot, so a resumed pull reuses them, and removes them when it did.
 #include <chrono>
 #include <deque>
 
@@ -26,6 +33,13 @@ namespace bocker::daemon {
 namespace {
 
 constexpr std::size_t kBatchBytes = 4 << 20;  // bytes handed to one worker job at most
+// Downloaded bytes are queued in pieces of about this size: fewer, larger inflate calls and
+// file writes than curl's delivery size would give.
+constexpr std::size_t kPieceBytes = 256 << 10;
+// A layer that is extracting pauses its download while this much is queued: memory stays
+// bounded (and is reused) when the registry is faster than extraction.
+constexpr std::size_t kMaxQueued = 8 << 20;
+constexpr std::size_t kMaxSpare = 128;  // recycled pieces kept by a pull
 
 struct Layer {
   std::size_t index = 0;
@@ -37,6 +51,9 @@ struct Layer {
   bool exists = false;
 
   std::deque<std::string> queue;  // downloaded, not yet unpacked
+  std::size_t queued = 0;         // bytes in `queue`
+  registry::FlowControl flow;     // pauses the download while the queue is full
+  Fd dir;                         // begun ahead by begin_all (overlay2), until unpack_layer takes it
   std::int64_t downloaded = 0;
   std::int64_t fed = 0;
   std::int64_t reported_download = 0;
@@ -60,6 +77,23 @@ struct Job {
   std::exception_ptr error;
   rt::TaskScope* scope = nullptr;
   std::size_t next_download = 0;
+  std::vector<std::string> spare;  // empty pieces with kPieceBytes capacity, for reuse
+
+  std::string piece() {
+    std::string s;
+    if (!spare.empty()) {
+      s = std::move(spare.back());
+      spare.pop_back();
+    } else {
+      s.reserve(kPieceBytes);
+    }
+    return s;
+  }
+  void recycle(std::string&& s) {
+    if (spare.size() >= kMaxSpare || s.capacity() < kPieceBytes) return;
+    s.clear();
+    spare.push_back(std::move(s));
+  }
 
   void fail(std::exception_ptr e) {
     if (!error) error = e;
@@ -93,7 +127,14 @@ rt::Task<void> download_worker(Job& job) {
     Layer& l = job.layers[i];
     registry::BlobSink sink;
     sink.write = [&job, &l](std::span<const std::byte> data) {
-      l.queue.emplace_back(reinterpret_cast<const char*>(data.data()), data.size());
+      if (l.queue.empty() || l.queue.back().size() + data.size() > kPieceBytes) {
+        l.queue.push_back(job.piece());
+      }
+      l.queue.back().append(reinterpret_cast<const char*>(data.data()), data.size());
+      l.queued += data.size();
+      // Only a layer that is extracting waits for its queue to drain; one waiting for its parent
+      // (btrfs) keeps downloading, so a slow network stays busy.
+      if (l.is_begun && l.queued >= kMaxQueued) l.flow.pause();
       l.downloaded += static_cast<std::int64_t>(data.size());
       if (job.metrics != nullptr) {
         job.metrics->layer_download_bytes->Increment(static_cast<double>(data.size()));
@@ -107,8 +148,10 @@ rt::Task<void> download_worker(Job& job) {
     sink.reset = [&l]() {
       if (l.fed > 0) throw Error("the registry restarted blob " + l.desc.digest + " from byte 0 after a dropped connection");
       l.queue.clear();
+      l.queued = 0;
       l.downloaded = 0;
     };
+    sink.flow = &l.flow;
     try {
       co_await job.client->get_blob(job.repo, l.desc.digest, std::move(sink), 0);
     } catch (...) {
@@ -135,10 +178,15 @@ rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent, bool ordered) {
     if (job.error) co_return;
     const std::string id = l.layer_id;
     const std::string parent_id = l.parent_id;
-    Fd dir = co_await rt::offload([&drv, &id, &parent_id] { return drv.begin_layer(id, parent_id); });
-    l.begun = true;
-    l.is_begun = true;
-    l.begun_ev.set();
+    Fd dir;
+    if (l.is_begun) {
+      dir = std::move(l.dir);  // begin_all did it
+    } else {
+      dir = co_await rt::offload([&drv, &id, &parent_id] { return drv.begin_layer(id, parent_id); });
+      l.begun = true;
+      l.is_begun = true;
+      l.begun_ev.set();
+    }
     auto compression = registry::layer_compression(l.desc.media_type);
     auto up = std::make_unique<LayerUnpacker>(dir.get(), drv.whiteout_mode(), compression);
     // A failure to inflate or extract is only reported once the whole blob has been hashed: a
@@ -156,6 +204,8 @@ rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent, bool ordered) {
         batch.push_back(std::move(l.queue.front()));
         l.queue.pop_front();
       }
+      l.queued -= bytes;
+      if (l.flow.paused() && l.queued < kMaxQueued) l.flow.resume();  // may deliver more at once
       LayerUnpacker* u = up.get();
       co_await rt::offload([u, &batch, &unpack_error] {
         std::size_t i = 0;
@@ -169,6 +219,7 @@ rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent, bool ordered) {
         }
         for (; i < batch.size(); ++i) u->hash_only(std::as_bytes(std::span(batch[i].data(), batch[i].size())));
       });
+      for (auto& piece : batch) job.recycle(std::move(piece));
       l.fed += static_cast<std::int64_t>(bytes);
       if (job.metrics != nullptr && u->uncompressed_bytes() > extracted) {
         job.metrics->layer_extract_bytes->Increment(static_cast<double>(u->uncompressed_bytes() - extracted));
@@ -213,7 +264,7 @@ rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent, bool ordered) {
       while (!parent->is_committed && !job.error) co_await parent->committed.wait();
       if (job.error) co_return;
     }
-    co_await rt::offload([&drv, &id] { drv.commit_layer(id); });
+    co_await rt::offload([&drv, &id] { drv.commit_layer_unsynced(id); });
     l.begun = false;
     l.is_committed = true;
     l.committed.set();
@@ -223,6 +274,35 @@ rt::Task<void> unpack_layer(Job& job, Layer& l, Layer* parent, bool ordered) {
   }
 }
 
+// overlay2: every missing layer is begun at once, in chain order (a layer needs its parent's
+// directory), in one worker job, so that each one extracts (and bounds its queue) from its first
+// bytes on instead of after the extraction jobs queued before its turn.
+rt::Task<void> begin_all(Job& job) {
+  storage::Driver& drv = job.svc->driver();
+  std::vector<std::pair<std::string, std::string>> ids;  // layer, parent
+  for (const auto& l : job.layers) {
+    if (!l.exists) ids.emplace_back(l.layer_id, l.parent_id);
+  }
+  std::vector<Fd> dirs;
+  std::exception_ptr err;
+  co_await rt::offload([&drv, &ids, &dirs, &err] {
+    try {
+      for (const auto& [id, parent] : ids) dirs.push_back(drv.begin_layer(id, parent));
+    } catch (...) {
+      err = std::current_exception();
+    }
+  });
+  std::size_t k = 0;
+  for (auto& l : job.layers) {
+    if (l.exists || k >= dirs.size()) continue;
+    l.dir = std::move(dirs[k++]);
+    l.begun = true;
+    l.is_begun = true;
+    l.begun_ev.set();
+  }
+  if (err) job.fail(err);
+}
+
 rt::Task<void> run_job(Job& job, bool ordered, unsigned downloads) {
   // Under the caller's scope: when the API client goes away the request is cancelled, and so
   // are the downloads (the failure path then removes the layers this pull began).
@@ -230,8 +310,10 @@ rt::Task<void> run_job(Job& job, bool ordered, unsigned downloads) {
   job.scope = &scope;
   unsigned workers = std::max(1U, downloads);
   for (unsigned w = 0; w < workers; ++w) scope.spawn(download_worker(job));
+  if (!ordered) co_await begin_all(job);
   Layer* parent = nullptr;
   for (auto& l : job.layers) {
+    if (job.error) break;
     if (l.exists) {
       l.is_committed = true;
       parent = &l;
@@ -356,6 +438,7 @@ rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress
   if (job.error) {
     std::vector<std::string> begun;
     for (auto& l : job.layers) {
+      l.dir.reset();  // begun ahead, never extracted into
       if (l.begun) begun.push_back(l.layer_id);
     }
     co_await rt::offload([&drv, &begun] {
@@ -393,6 +476,12 @@ rt::Task<void> ImageService::pull(api::PullRequest req, api::ProgressFn progress
     }
   }
   image::ImageStore& store = images_;
+  // Every layer of the image durable (one syncfs for all those this pull, or an earlier one that
+  // failed or still runs, committed unsynced), and only then the record that names them.
+  if (!layer_ids.empty()) {
+    const std::string& top = layer_ids.back();
+    co_await rt::offload([&drv, &top] { drv.sync_layers(top); });
+  }
   co_await rt::offload([&store, &rec] { store.put(rec); });
   if (engine_metrics != nullptr) {
     std::uint64_t bytes = 0;

@@ -179,6 +179,9 @@ rt::Task<HttpResponse> http_fetch(CurlLoop& loop, const HttpRequest& req) {
     throw invalid("http_fetch: unsupported method " + req.method + " for " + req.url);
   }
   if (!range.empty()) curl_easy_setopt(e, CURLOPT_RANGE, range.c_str());
+  // Streamed bodies (blobs): reads of up to 256 KiB instead of curl's 16 KiB, 16 times fewer
+  // socket wake-ups and sink calls on the loop thread.
+  if (req.sink) curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
   if (req.follow_redirects) {
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);

@@ -71,6 +71,20 @@ void fsync_dir(int fd, const std::string& what) {
 }
 }  // namespace
 
+void write_file_at(int dir_fd, const std::string& name, std::string_view data, const std::string& what,
+                   bool sync) {
+  Fd fd(::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) throw SystemError(errno, "create", what);
+  while (!data.empty()) {
+    ssize_t n = ::write(fd.get(), data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw SystemError(errno, "write", what);
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (sync && ::fsync(fd.get()) != 0) throw SystemError(errno, "fsync", what);
+  if (::close(fd.release()) != 0) throw SystemError(errno, "close", what);
+}
+
 std::string boot_id() {
   static const std::string id = [] {
     const std::string path = "/proc/sys/kernel/random/boot_id";
@@ -217,8 +231,14 @@ Fd DriverBase::begin_layer(const std::string& id, const std::string& parent) {
   image::remove_tree_at(layers_fd_.get(), tmp, tmp_path);
   if (::mkdirat(layers_fd_.get(), tmp.c_str(), 0700) != 0) throw SystemError(errno, "mkdir", tmp_path);
   try {
-    write_file_atomic(tmp_path + "/" + kIncomplete, boot_id_, 0600);  // becomes "unsynced" at commit
-    write_file_atomic(tmp_path + "/parent", parent, 0600);
+    // Only the marker must be on disk before the directory takes the layer's name (the file and
+    // the directory entry: two fsyncs). The rest (parent, content) is synced by sync_layers, and
+    // so is the rename: if it is lost, the ".tmp-" directory is removed at start.
+    Fd tdir = open_dir_at(layers_fd_.get(), tmp, tmp_path);
+    write_file_at(tdir.get(), kIncomplete, boot_id_, tmp_path + "/" + kIncomplete,
+                  true);  // "unsynced" at commit
+    write_file_at(tdir.get(), "parent", parent, tmp_path + "/parent", false);
+    fsync_dir(tdir.get(), tmp_path);
     if (::renameat(layers_fd_.get(), tmp.c_str(), layers_fd_.get(), id.c_str()) != 0) {
       throw SystemError(errno, "rename " + tmp_path + " to", layer_path(id));
     }
@@ -230,7 +250,6 @@ Fd DriverBase::begin_layer(const std::string& id, const std::string& parent) {
     throw;
   }
   try {
-    fsync_dir(layers_fd_.get(), dir_ + "/layers");
     Fd ldir = open_layer_dir(id);
     return make_layer(id, parent, ldir.get());
   } catch (...) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -26,6 +27,11 @@ std::vector<std::string> list_dir(int dir_fd, const std::string& what);
 bool lstat_at(int dir_fd, const std::string& name, struct stat& st, const std::string& what);
 Fd open_dir_at(int dir_fd, const std::string& name, const std::string& what);
 std::string join(const std::string& a, const std::string& b);
+
+// Creates (or truncates) name in dir_fd with `data`, mode 0600; fsyncs it when `sync`. `what`
+// names it in errors.
+void write_file_at(int dir_fd, const std::string& name, std::string_view data, const std::string& what,
+                   bool sync);
 
 // True when `path` (absolute, canonical) is a mount point in /proc/self/mountinfo.
 bool is_mount_point(const std::string& path);

@@ -50,6 +50,20 @@ class OverlayDriver final : public DriverBase {
   }
 
   std::string name() const override { return "overlay2"; }
+
+  void cleanup_incomplete() override {
+    DriverBase::cleanup_incomplete();
+    std::lock_guard lock(mu_);
+    // Short links whose layer is gone (a crash between a layer's symlink and its link file).
+    for (const auto& name : list_dir(links_fd_.get(), dir_ + "/l")) {
+      struct stat st {};
+      if (!lstat_at(links_fd_.get(), name, st, dir_ + "/l/" + name) || !S_ISLNK(st.st_mode)) continue;
+      if (::fstatat(links_fd_.get(), name.c_str(), &st, 0) == 0 || errno != ENOENT) continue;
+      if (::unlinkat(links_fd_.get(), name.c_str(), 0) != 0 && errno != ENOENT) {
+        throw SystemError(errno, "unlink", dir_ + "/l/" + name);
+      }
+    }
+  }
   image::WhiteoutMode whiteout_mode() const override { return image::WhiteoutMode::kOverlay; }
 
   void mount_rootfs(const std::string& cid) override {
@@ -90,7 +104,9 @@ class OverlayDriver final : public DriverBase {
     const std::string target = "../layers/" + id + "/diff";
     for (int attempt = 0;; ++attempt) {
       std::string link = random_link_name();
-      write_file_atomic(path + "/link", link, 0600);  // first, so destroy_layer finds the symlink
+      // First, so destroy_layer finds the symlink. Not synced: a layer is synced when committed,
+      // and a crash before that leaves at most a dangling l/ symlink, which cleanup removes.
+      write_file_at(ldir_fd, "link", link, path + "/link", false);
       if (::symlinkat(target.c_str(), links_fd_.get(), link.c_str()) == 0) break;
       if (errno != EEXIST || attempt == 16) throw SystemError(errno, "symlink", dir_ + "/l/" + link);
     }

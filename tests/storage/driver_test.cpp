@@ -421,6 +421,29 @@ TEST(OpenDriver, PicksByFileSystem) {
   EXPECT_EQ(kind_of([&] { open_driver(tmp.path() + "/plain", "zfs"); }), Error::Kind::kInvalid);
 }
 
+TEST(Overlay, CleanupRemovesDanglingShortLinks) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (overlay)";
+  TempDir tmp;
+  const std::string root = tmp.path() + "/storage";
+  auto d = open_driver(root, "overlay2");
+  Fd fd = d->begin_layer("base", "");
+  fd.reset();
+  d->commit_layer("base");
+  const std::string links = root + "/overlay2/l";
+  ASSERT_EQ(count_entries(links), 1U);
+  std::filesystem::create_directory_symlink("../layers/gone/diff", links + "/DANGLINGLINK");
+  write_text(links + "/NOTALINK", "kept");  // not ours to judge: left alone
+  d = open_driver(root, "overlay2");
+  d->cleanup_incomplete();
+  EXPECT_FALSE(std::filesystem::is_symlink(links + "/DANGLINGLINK"));
+  EXPECT_TRUE(std::filesystem::exists(links + "/NOTALINK"));
+  EXPECT_EQ(count_entries(links), 2U);
+  EXPECT_TRUE(d->has_layer("base"));
+  const std::string r = d->create_rootfs("c", "base");  // base's own link still works
+  EXPECT_EQ(mounts_below(r), std::vector<std::string>{r});
+  d->remove_rootfs("c");
+}
+
 TEST(Overlay, LongLayerChainsMount) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (mounts)";
   TempDir tmp;
