@@ -277,10 +277,27 @@ Hijacked Client::open_stream(const Request& req) { return finish_raw(send_raw(re
 
 Client::PendingRaw Client::send_raw(const Request& req, bool upgrade) {
   if (req.body_source) throw invalid("a hijacked request takes no streamed body: " + req.path);
-  PendingRaw p{.req = req, .upgrade = upgrade, .sent_version = api_version_, .fd = wire::connect_host(host_)};
-  std::string head = wire::request_head(req, versioned_path(req.path, req.versioned), host_,
-                                        upgrade ? "Upgrade" : "close");
+  std::string head =
+      wire::request_head(req, versioned_path(req.path, req.versioned), host_, upgrade ? "Upgrade" : "close");
   head += req.body;
+  PendingRaw p{.req = req, .upgrade = upgrade, .sent_version = api_version_};
+  // An idle kept connection becomes this request's own (it is never reused after a hijack or a
+  // "Connection: close" request): no connect, and no connection left open unused.
+  if (conn_ && !wire::idle_connection_dead(conn_.get())) {
+    p.fd = std::move(conn_);
+    p.reused = true;
+  }
+  conn_.reset();
+  if (p.reused) {
+    try {
+      wire::send_all(p.fd.get(), head, host_.uri);
+      return p;
+    } catch (const SystemError& e) {
+      if (!is_reset(e)) throw;
+      p.reused = false;  // the daemon had dropped it: start over on a fresh connection
+    }
+  }
+  p.fd = wire::connect_host(host_);
   wire::send_all(p.fd.get(), head, host_.uri);
   return p;
 }
@@ -292,7 +309,11 @@ Hijacked Client::finish_raw(PendingRaw p) {
   try {
     h = wire::read_head(r);
   } catch (const wire::PeerClosed&) {
+    if (p.reused) return finish_raw(send_raw(p.req, p.upgrade));  // a dropped kept connection
     throw Error(host_.uri + " closed the connection before answering " + p.req.method + " " + path);
+  } catch (const SystemError& e) {
+    if (p.reused && !r.got_any() && is_reset(e)) return finish_raw(send_raw(p.req, p.upgrade));
+    throw;
   }
   if (p.req.versioned) adopt_version(h.headers, h.status);
   if (h.status == 101 || (h.status >= 200 && h.status < 300)) {

@@ -141,9 +141,15 @@ int attach_start_wait(Context& ctx, const std::string& id, bool tty, bool with_s
   std::string base = "/containers/" + url_encode(id);
   std::string query = "?stream=1&stdout=1&stderr=1";
   if (with_stdin) query += "&stdin=1";
-  Hijacked conn = client.hijack(Request{.method = "POST", .path = base + "/attach" + query});
-  Hijacked wait =
-      client.open_stream(Request{.method = "POST", .path = base + "/wait?condition=" + wait_condition});
+  // Like docker: attached and waiting (both answer heads in) before the start. The two requests go
+  // out back to back on their own connections and their answers are read afterwards, which saves
+  // a round trip.
+  Client::PendingRaw attach_req =
+      client.send_raw(Request{.method = "POST", .path = base + "/attach" + query}, /*upgrade=*/true);
+  Client::PendingRaw wait_req = client.send_raw(
+      Request{.method = "POST", .path = base + "/wait?condition=" + wait_condition}, /*upgrade=*/false);
+  Hijacked conn = client.finish_raw(std::move(attach_req));
+  Hijacked wait = client.finish_raw(std::move(wait_req));
   if (start) {
     Response r = client.post(base + "/start");
     if (!r.ok()) throw DaemonError(r.status, r.error_message());

@@ -110,7 +110,8 @@ Fd connect_tcp(const Host& host) {
 // A header name or value, or the request target, must not smuggle in line breaks.
 void check_field(std::string_view s, std::string_view what) {
   if (s.find_first_of("\r\n", 0) != std::string_view::npos || s.find('\0') != std::string_view::npos) {
-    throw invalid("HTTP " + std::string(what) + " contains a line break or NUL: " + std::string(s.substr(0, 80)));
+    throw invalid("HTTP " + std::string(what) +
+                  " contains a line break or NUL: " + std::string(s.substr(0, 80)));
   }
 }
 
@@ -269,7 +270,8 @@ Head read_head(Reader& r) {
       end = p.find("\r\n\r\n");
       if (end != std::string_view::npos && end + 4 <= kMaxHead) break;
       if (p.size() > kMaxHead) {
-        throw Error("response head from " + r.where() + " exceeds " + std::to_string(kMaxHead / 1024) + " KiB");
+        throw Error("response head from " + r.where() + " exceeds " + std::to_string(kMaxHead / 1024) +
+                    " KiB");
       }
       if (!r.fill()) {
         if (!r.got_any()) throw PeerClosed(r.where() + " closed the connection before answering");
@@ -283,16 +285,16 @@ Head read_head(Reader& r) {
     // "HTTP/1.1 200 OK"
     if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") ||
         !std::isdigit(static_cast<unsigned char>(status_line[7])) || status_line[8] != ' ') {
-      throw Error("malformed status line from " + r.where() + ": \"" + std::string(status_line.substr(0, 80)) +
-                  "\"");
+      throw Error("malformed status line from " + r.where() + ": \"" +
+                  std::string(status_line.substr(0, 80)) + "\"");
     }
     h.minor = status_line[7] - '0';
     std::string_view code = status_line.substr(9, 3);
     auto [p, ec] = std::from_chars(code.data(), code.data() + code.size(), h.status);
     if (ec != std::errc() || p != code.data() + 3 || h.status < 100 || h.status > 999 ||
         (status_line.size() > 12 && status_line[12] != ' ')) {
-      throw Error("malformed status line from " + r.where() + ": \"" + std::string(status_line.substr(0, 80)) +
-                  "\"");
+      throw Error("malformed status line from " + r.where() + ": \"" +
+                  std::string(status_line.substr(0, 80)) + "\"");
     }
     for (std::size_t pos = eol == std::string_view::npos ? text.size() : eol + 2; pos < text.size();) {
       std::size_t e = text.find("\r\n", pos);
@@ -301,7 +303,8 @@ Head read_head(Reader& r) {
       pos = e + 2;
       auto colon = line.find(':');
       if (colon == std::string_view::npos || colon == 0 || line.front() == ' ' || line.front() == '\t') {
-        throw Error("malformed header line from " + r.where() + ": \"" + std::string(line.substr(0, 80)) + "\"");
+        throw Error("malformed header line from " + r.where() + ": \"" + std::string(line.substr(0, 80)) +
+                    "\"");
       }
       h.headers[lower(trim(line.substr(0, colon)))] = std::string(trim(line.substr(colon + 1)));
     }
@@ -322,7 +325,8 @@ BodyFraming body_framing(long status, const Headers& headers, std::string_view m
   if (auto te = headers.find("transfer-encoding"); te != headers.end()) {
     std::string v = lower(te->second);
     auto comma = v.rfind(',');
-    std::string_view last = trim(comma == std::string::npos ? std::string_view(v) : std::string_view(v).substr(comma + 1));
+    std::string_view last =
+        trim(comma == std::string::npos ? std::string_view(v) : std::string_view(v).substr(comma + 1));
     return {last == "chunked" ? Framing::kChunked : Framing::kUntilEof, 0};
   }
   if (auto cl = headers.find("content-length"); cl != headers.end()) {

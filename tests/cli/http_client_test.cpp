@@ -21,8 +21,8 @@ namespace bocker::cli {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::FakeRequest;
+using ::testing::HasSubstr;
 using testing::TempDir;
 
 // One accepted connection, as the script sees it.
@@ -139,8 +139,9 @@ class ScriptServer {
 };
 
 std::string answer(int status, const std::string& body, const std::string& extra = "") {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body;
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         extra + "\r\n" + body;
 }
 
 std::string chunked(const std::vector<std::string>& pieces, const std::string& extra = "") {
@@ -177,7 +178,8 @@ TEST(HttpClient, ReusesOneConnectionForContentLengthChunkedAndEmptyAnswers) {
   ScriptServer srv(dir.path() + "/d.sock", keep_alive(
                                                [](const FakeRequest& r) {
                                                  if (r.path.ends_with("/a")) return answer(200, R"({"a":1})");
-                                                 if (r.path.ends_with("/b")) return chunked({"{\"b\":", "2}"});
+                                                 if (r.path.ends_with("/b"))
+                                                   return chunked({"{\"b\":", "2}"});
                                                  return std::string("HTTP/1.1 204 No Content\r\n\r\n");
                                                },
                                                &seen, &mu));
@@ -201,9 +203,9 @@ TEST(HttpClient, FirstAnswersApiVersionHeaderLowersTheVersion) {
   TempDir dir;
   std::vector<FakeRequest> seen;
   std::mutex mu;
-  ScriptServer srv(dir.path() + "/d.sock",
-                   keep_alive([](const FakeRequest&) { return answer(200, "{}", "Api-Version: 1.41\r\n"); },
-                              &seen, &mu));
+  ScriptServer srv(
+      dir.path() + "/d.sock",
+      keep_alive([](const FakeRequest&) { return answer(200, "{}", "Api-Version: 1.41\r\n"); }, &seen, &mu));
   Client c(parse_host(srv.uri()));
   c.get("/containers/json");
   EXPECT_TRUE(c.negotiated());
@@ -221,11 +223,12 @@ TEST(HttpClient, OlderServerRefusingTheVersionIsPingedAndTheRequestRepeated) {
   std::mutex mu;
   ScriptServer srv(dir.path() + "/d.sock", keep_alive(
                                                [](const FakeRequest& r) {
-                                                 if (r.path == "/_ping") return answer(200, "OK", "Api-Version: 1.40\r\n");
+                                                 if (r.path == "/_ping")
+                                                   return answer(200, "OK", "Api-Version: 1.40\r\n");
                                                  if (r.path.starts_with("/v1.47/")) {
-                                                   return answer(400,
-                                                                 R"({"message":"client version 1.47 is too new. )"
-                                                                 R"(Maximum supported API version is 1.40"})");
+                                                   return answer(
+                                                       400, R"({"message":"client version 1.47 is too new. )"
+                                                            R"(Maximum supported API version is 1.40"})");
                                                  }
                                                  return answer(201, R"({"Id":"x"})");
                                                },
@@ -244,9 +247,9 @@ TEST(HttpClient, OtherBadRequestsAreNotRepeated) {
   TempDir dir;
   std::vector<FakeRequest> seen;
   std::mutex mu;
-  ScriptServer srv(dir.path() + "/d.sock",
-                   keep_alive([](const FakeRequest&) { return answer(400, R"({"message":"bad name"})"); }, &seen,
-                              &mu));
+  ScriptServer srv(
+      dir.path() + "/d.sock",
+      keep_alive([](const FakeRequest&) { return answer(400, R"({"message":"bad name"})"); }, &seen, &mu));
   Client c(parse_host(srv.uri()));
   Response r = c.post("/containers/create");
   EXPECT_EQ(r.status, 400);
@@ -317,9 +320,11 @@ TEST(HttpClient, ChunkedUploadArrivesWholeAndTheConnectionIsKept) {
   TempDir dir;
   std::vector<FakeRequest> seen;
   std::mutex mu;
-  ScriptServer srv(dir.path() + "/d.sock",
-                   keep_alive([](const FakeRequest& r) { return answer(200, "{\"len\":" + std::to_string(r.body.size()) + "}"); },
-                              &seen, &mu));
+  ScriptServer srv(
+      dir.path() + "/d.sock",
+      keep_alive(
+          [](const FakeRequest& r) { return answer(200, "{\"len\":" + std::to_string(r.body.size()) + "}"); },
+          &seen, &mu));
   Client c(parse_host(srv.uri()));
   c.pin_api_version("1.47");
   std::string payload;
@@ -396,8 +401,9 @@ TEST(HttpClient, BodySourceErrorIsRethrown) {
 
 TEST(HttpClient, StreamsChunkedLinesAcrossChunkBoundaries) {
   TempDir dir;
-  ScriptServer srv(dir.path() + "/d.sock",
-                   keep_alive([](const FakeRequest&) { return chunked({"{\"a\"", ":1}\r\n{\"b\":2}\n", "tail"}); }));
+  ScriptServer srv(dir.path() + "/d.sock", keep_alive([](const FakeRequest&) {
+                     return chunked({"{\"a\"", ":1}\r\n{\"b\":2}\n", "tail"});
+                   }));
   Client c(parse_host(srv.uri()));
   std::vector<std::string> lines;
   c.stream(Request{.path = "/events"}, [&](std::string_view l) {
@@ -462,8 +468,12 @@ TEST(HttpClient, MalformedAnswersAreErrors) {
   });
   Client c(parse_host(srv.uri()));
   c.pin_api_version("1.47");
-  const char* want[] = {"malformed status line", "malformed status line", "malformed header line",
-                        "5 bytes into a 10-byte body", "malformed chunk size", "bad Content-Length",
+  const char* want[] = {"malformed status line",
+                        "malformed status line",
+                        "malformed header line",
+                        "5 bytes into a 10-byte body",
+                        "malformed chunk size",
+                        "bad Content-Length",
                         "in the middle of the response head"};
   for (const char* w : want) {
     try {
@@ -483,7 +493,7 @@ TEST(HttpClient, OpenStreamReadsAChunkedLateBody) {
     EXPECT_EQ(req.headers["connection"], "close");
     c.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    c.write("11\r\n{\"StatusCode\":3}\r\n0\r\n\r\n");
+    c.write("10\r\n{\"StatusCode\":3}\r\n0\r\n\r\n");
   });
   Client c(parse_host(srv.uri()));
   c.pin_api_version("1.47");
@@ -514,7 +524,9 @@ TEST(HttpClient, PipelinedRawRequestsAnswerInAnyOrder) {
 TEST(HttpClient, ConnectionRefusedIsConnectErrorWithErrno) {
   TempDir dir;
   std::string path = dir.path() + "/stale.sock";
-  { ScriptServer srv(path, [](Conn&, int) {}); }  // bound, then closed: the file stays
+  {
+    ScriptServer srv(path, [](Conn&, int) {});
+  }  // bound, then closed: the file stays
   Client c(parse_host("unix://" + path));
   try {
     c.connect();

@@ -133,12 +133,13 @@ class Client {
   // chunks. Error statuses (>= 400) are buffered and thrown as DaemonError. Returns the status.
   long stream(const Request& req, const ChunkFn& fn, bool by_line = true);
 
-  // Sends `req` with "Connection: Upgrade" / "Upgrade: tcp" on a socket of its own and reads the
-  // response head. On 101 or 200 returns the socket; otherwise throws DaemonError.
+  // Sends `req` with "Connection: Upgrade" / "Upgrade: tcp" and reads the response head. On 101 or
+  // 200 returns the socket, which is the request's own (an idle kept connection is handed over,
+  // else a new one is opened); otherwise throws DaemonError.
   Hijacked hijack(const Request& req);
 
-  // Sends `req` on a plain socket of its own ("Connection: close") and returns once the response
-  // head arrived (2xx), the body left to read with read_body(): for answers that come late, like
+  // Sends `req` ("Connection: close", on a connection of its own as for hijack()) and returns once the
+  // response head arrived (2xx), the body left to read with read_body(): for answers that come late, like
   // POST /containers/{id}/wait, whose head must be there before the container starts. Throws
   // DaemonError for an error status.
   Hijacked open_stream(const Request& req);
@@ -151,6 +152,7 @@ class Client {
     bool upgrade = false;
     std::string sent_version;
     Fd fd;
+    bool reused = false;  // fd was the kept connection
   };
   PendingRaw send_raw(const Request& req, bool upgrade);
   Hijacked finish_raw(PendingRaw pending);
