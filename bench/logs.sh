@@ -214,7 +214,7 @@ head = [f"machine: {machine}",
         (f"writer: `cat` (busybox, sendfile) of a {nbytes / 1e6:.0f} MB file of 80-char lines on tmpfs, bind-mounted read-only, "
          f"in Alpine 3.20.3; writer alone = `cat file | cat >/dev/null`; " if writer_kind == "cat" else
          f"writer: `yes <79-char line> | head -c {nbytes}` in Alpine 3.20.3 (busybox), {nbytes / 1e6:.0f} MB; ")
-        f"{reps} rounds alternating engines; rate = size / (FinishedAt - StartedAt)",
+        + f"{reps} rounds alternating engines; rate = size / (FinishedAt - StartedAt)",
         "docker: json-file log driver (default options); daemon CPU = dockerd + containerd + the container's shim"]
 head += [f"{e}: {v}" for e, v in versions.items()]
 print("\n" + "\n".join(head) + "\n")
