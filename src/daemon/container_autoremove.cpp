@@ -8,15 +8,9 @@
 // pending cleanups (settle()), so an image is never removed under a rootfs still mounted on it.
 // If the daemon stops part-way, the record on disk (AutoRemove, not running) is removed at the
 // next start by restore(), and the network and cgroup sweeps take what is left.
-#include <signal.h>
-
-#include <filesystem>
-
 #include "bocker/daemon/container_service.hpp"
 #include "bocker/daemon/daemon.hpp"
-#include "bocker/daemon/image_service.hpp"
 #include "bocker/runtime/error.hpp"
-#include "bocker/runtime/offload.hpp"
 #include "bocker/runtime/scope.hpp"
 #include "container_network.hpp"
 #include "container_record.hpp"
@@ -57,35 +51,13 @@ rt::Task<void> ContainerService::teardown_removed(std::unique_ptr<Container> own
   // The waiters woken by auto_remove() hold references to the record: they run first.
   co_await rt::nop();
   co_await rt::nop();
-  std::string id = c.id, dir = c.dir;
-  if (c.cg) {
-    cgroup::Cgroup* cg = c.cg.get();
-    co_await rt::offload([cg, &id] {
-      try {
-        cg->kill_all(SIGKILL);  // anything PID 1 left behind
-        cg->remove();
-      } catch (const std::exception& e) {
-        log_line("container " + id.substr(0, 12) + ": cgroup cleanup: " + e.what());
-      }
-    });
-    c.cg.reset();
-  }
+  std::string id = c.id;
+  co_await release_cgroup(c);
   try {
     co_await network_->teardown(c);  // proxies, DNAT rules, veth, address
     co_await network_->forget(c);
-    c.log_fd.reset();
     c.log.reset();
-    storage::Driver& drv = images_.driver();
-    co_await rt::offload([&drv, &id, &dir] {
-      try {
-        drv.remove_rootfs(id);
-      } catch (const Error& e) {
-        if (e.kind() != Error::Kind::kNotFound) throw;
-      }
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-      if (ec) throw SystemError(ec.value(), "remove", dir);
-    });
+    co_await remove_files(c);
   } catch (const Error& e) {
     if (e.kind() == Error::Kind::kCancelled) throw;
     log_line("container " + id.substr(0, 12) + ": --rm: " + e.what());

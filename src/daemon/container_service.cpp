@@ -443,7 +443,8 @@ rt::Task<void> ContainerService::supervise(Container& c) {
 }
 
 // Called by the supervisor once the process has exited and its output is drained.
-rt::Task<void> ContainerService::destroy(Container& c) {
+// The cgroup, after killing whatever PID 1 left behind; a failure is logged.
+rt::Task<void> ContainerService::release_cgroup(Container& c) {
   if (c.cg) {
     cgroup::Cgroup* cg = c.cg.get();
     std::string id = c.id;
@@ -457,6 +458,27 @@ rt::Task<void> ContainerService::destroy(Container& c) {
     });
     c.cg.reset();
   }
+}
+
+// The rootfs and the state dir (a rootfs already gone is fine).
+rt::Task<void> ContainerService::remove_files(Container& c) {
+  std::string id = c.id, dir = c.dir;
+  c.log_fd.reset();
+  storage::Driver& drv = images_.driver();
+  co_await rt::offload([&drv, &id, &dir] {
+    try {
+      drv.remove_rootfs(id);
+    } catch (const Error& e) {
+      if (e.kind() != Error::Kind::kNotFound) throw;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    if (ec) throw SystemError(ec.value(), "remove", dir);
+  });
+}
+
+rt::Task<void> ContainerService::destroy(Container& c) {
+  co_await release_cgroup(c);
   co_await network_->teardown(c);  // proxies, DNAT rules, veth, address
   c.status = "exited";
   c.stdin_w.reset();
@@ -535,19 +557,8 @@ rt::Task<void> ContainerService::remove(std::string name, bool force, bool volum
   c.status = "removing";
   c.restart_wake.notify_all();
   co_await network_->forget(c);
-  std::string id = c.id, dir = c.dir;
-  c.log_fd.reset();
-  storage::Driver& drv = images_.driver();
-  co_await rt::offload([&drv, &id, &dir] {
-    try {
-      drv.remove_rootfs(id);
-    } catch (const Error& e) {
-      if (e.kind() != Error::Kind::kNotFound) throw;
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-    if (ec) throw SystemError(ec.value(), "remove", dir);
-  });
+  std::string id = c.id;
+  co_await remove_files(c);
   if (volumes) co_await remove_anonymous_volumes(c);  // rm -v, --rm (container_volumes.cpp)
   names_.erase(c.name);
   c.gone = true;

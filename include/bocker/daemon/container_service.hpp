@@ -92,6 +92,8 @@ class ContainerService final : public api::ContainerBackend {
   rt::Task<void> record(Container& c, int stream, std::string_view data);
   rt::Task<void> save(Container& c);
   rt::Task<void> destroy(Container& c);
+  rt::Task<void> release_cgroup(Container& c);  // kill what is left, remove; failures logged
+  rt::Task<void> remove_files(Container& c);    // rootfs and state dir
   // container_autoremove.cpp: --rm after the exit: out of the API now, cleanup in the background.
   rt::Task<void> auto_remove(Container& c);
   rt::Task<void> teardown_removed(std::unique_ptr<Container> owned);
