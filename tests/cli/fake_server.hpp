@@ -59,6 +59,29 @@ class TempDir {
   std::string path_;
 };
 
+// The request line and headers (names lower-cased) of `head` into `req`.
+inline void parse_request_head(const std::string& head, FakeRequest& req) {
+  size_t eol = head.find("\r\n");
+  std::string line = head.substr(0, eol);
+  auto sp1 = line.find(' '), sp2 = line.rfind(' ');
+  req.method = line.substr(0, sp1);
+  req.path = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  for (size_t pos = eol == std::string::npos ? head.size() : eol + 2; pos < head.size();) {
+    size_t e = head.find("\r\n", pos);
+    if (e == std::string::npos) e = head.size();
+    std::string h = head.substr(pos, e - pos);
+    auto colon = h.find(':');
+    if (colon != std::string::npos) {
+      std::string name = h.substr(0, colon);
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      size_t v = colon + 1;
+      while (v < h.size() && h[v] == ' ') ++v;
+      req.headers[name] = h.substr(v);
+    }
+    pos = e + 2;
+  }
+}
+
 class FakeServer {
  public:
   // Returns the whole raw response; `fd` is the connection, for hijack tests that go on talking.
@@ -125,26 +148,7 @@ class FakeServer {
       if (n <= 0) return false;
       buf.append(tmp, static_cast<size_t>(n));
     }
-    std::string head = buf.substr(0, end);
-    size_t eol = head.find("\r\n");
-    std::string line = head.substr(0, eol);
-    auto sp1 = line.find(' '), sp2 = line.rfind(' ');
-    req.method = line.substr(0, sp1);
-    req.path = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    for (size_t pos = eol == std::string::npos ? head.size() : eol + 2; pos < head.size();) {
-      size_t e = head.find("\r\n", pos);
-      if (e == std::string::npos) e = head.size();
-      std::string h = head.substr(pos, e - pos);
-      auto colon = h.find(':');
-      if (colon != std::string::npos) {
-        std::string name = h.substr(0, colon);
-        for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        size_t v = colon + 1;
-        while (v < h.size() && h[v] == ' ') ++v;
-        req.headers[name] = h.substr(v);
-      }
-      pos = e + 2;
-    }
+    parse_request_head(buf.substr(0, end), req);
     req.body = buf.substr(end + 4);
     size_t want = 0;
     if (auto it = req.headers.find("content-length"); it != req.headers.end()) want = std::stoul(it->second);

@@ -40,21 +40,7 @@ class Conn {
     std::string head = buf_.substr(0, end);
     buf_.erase(0, end + 4);
     req = FakeRequest{};
-    size_t eol = head.find("\r\n");
-    std::string line = head.substr(0, eol);
-    auto sp1 = line.find(' '), sp2 = line.rfind(' ');
-    req.method = line.substr(0, sp1);
-    req.path = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    for (size_t pos = eol == std::string::npos ? head.size() : eol + 2; pos < head.size();) {
-      size_t e = head.find("\r\n", pos);
-      if (e == std::string::npos) e = head.size();
-      std::string h = head.substr(pos, e - pos);
-      auto colon = h.find(':');
-      std::string name = h.substr(0, colon);
-      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      req.headers[name] = h.substr(colon + 2);
-      pos = e + 2;
-    }
+    parse_request_head(head, req);
     if (req.headers["transfer-encoding"] == "chunked") {
       for (;;) {
         size_t le;
