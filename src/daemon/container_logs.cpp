@@ -175,9 +175,15 @@ rt::Task<void> log_append(Container& c, int stream, std::string_view data) {
     LogTrailer t{h.len, kLogMagic};
     iovec iov[3] = {{&h, sizeof h}, {const_cast<char*>(data.data() + off), chunk}, {&t, sizeof t}};
     long want = static_cast<long>(chunk + kLogOverhead);
-    long n = co_await rt::writev(lf->fd.get(), iov, 3);
-    // Daemon shutdown cancels the supervisors: what was read must still reach the file.
-    if (n == -ECANCELED) n = ::writev(lf->fd.get(), iov, 3) < 0 ? -errno : want;
+    // A worker writes the record: an io_uring WRITEV of a buffered ext4 file is punted to an
+    // io-wq thread, and the kernel keeps the last such thread alive, waking every 5 s even when
+    // every container is idle. The offload is not cancelled by a daemon shutdown, so what was
+    // read still reaches the file.
+    int fd = lf->fd.get();
+    long n = co_await rt::offload([fd, &iov] {
+      ssize_t w = ::writev(fd, iov, 3);
+      return w < 0 ? -static_cast<long>(errno) : static_cast<long>(w);
+    });
     if (n != want) {
       log_line("container " + c.id.substr(0, 12) + ": log write " + log_path(lf->dir, 0) + ": " +
                (n < 0 ? errno_text(static_cast<int>(-n)) : std::string("short write")));
@@ -249,13 +255,13 @@ void CaptureBuffer::reset() noexcept {
 
 namespace {
 
-// The daemon's blocking read end: O_NONBLOCK so the open does not wait for a writer, then
-// blocking again (io_uring reads need it).
+// The daemon's read end stays O_NONBLOCK: the open does not wait for a writer, and the
+// supervisor reads it with plain read(2) after an io_uring poll. An io_uring READ would be
+// punted to an io-wq worker (a named FIFO is not FMODE_NOWAIT), and the kernel keeps the
+// last io-wq worker alive, waking it every 5 s: an idle daemon must not wake.
 Fd open_fifo_reader(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fd) throw SystemError(errno, "open fifo", path);
-  int fl = ::fcntl(fd.get(), F_GETFL);
-  if (fl < 0 || ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK) != 0) throw SystemError(errno, "fcntl", path);
   return fd;
 }
 

@@ -150,8 +150,10 @@ rt::Task<void> ContainerService::supervisor(Container& c) {
   // One reader per FIFO (or the pty master). It waits for data with a poll, holding no buffer
   // (CaptureBuffer), then reads 64 KiB, growing to 1 MiB while the pipe keeps the reads full,
   // each read written as one record; no per-line work here. A short read means the FIFO is
-  // drained: the buffer goes back to the pool and the reader polls again.
-  auto reader = [](ContainerService& s, Container& k, int fd, int stream) -> rt::Task<void> {
+  // drained: the buffer goes back to the pool and the reader polls again. The FIFOs are
+  // O_NONBLOCK and read with read(2) right after the poll (see open_fifo_reader: an io_uring
+  // read of a named FIFO goes through an io-wq thread); the pty master is read with io_uring.
+  auto reader = [](ContainerService& s, Container& k, int fd, int stream, bool fifo) -> rt::Task<void> {
     CaptureBuffer buf;
     std::size_t size = kCaptureFirstChunk;
     for (;;) {
@@ -161,8 +163,18 @@ rt::Task<void> ContainerService::supervisor(Container& c) {
         if (ev < 0) break;  // cancelled
         buf = CaptureBuffer::take(size);
       }
-      int n = co_await rt::read(fd, buf.data(), static_cast<unsigned>(buf.size()));
-      if (n == -EINTR || n == -EAGAIN) continue;
+      int n;
+      if (fifo) {
+        ssize_t r = ::read(fd, buf.data(), buf.size());
+        n = r < 0 ? -errno : static_cast<int>(r);
+      } else {
+        n = co_await rt::read(fd, buf.data(), static_cast<unsigned>(buf.size()));
+      }
+      if (n == -EINTR) continue;
+      if (n == -EAGAIN) {  // drained (or a spurious poll wakeup): poll again without a buffer
+        buf.reset();
+        continue;
+      }
       if (n <= 0) break;  // EOF, EIO on a pty whose slave closed, or cancelled
       co_await s.record(k, stream, std::string_view(buf.data(), static_cast<std::size_t>(n)));
       if (static_cast<std::size_t>(n) < buf.size()) {
@@ -175,10 +187,10 @@ rt::Task<void> ContainerService::supervisor(Container& c) {
   };
   rt::TaskScope readers;
   if (c.tty()) {
-    if (c.pty_master) readers.spawn(reader(*this, c, c.pty_master.get(), kStdout));
+    if (c.pty_master) readers.spawn(reader(*this, c, c.pty_master.get(), kStdout, false));
   } else {
-    if (c.out_r) readers.spawn(reader(*this, c, c.out_r.get(), kStdout));
-    if (c.err_r) readers.spawn(reader(*this, c, c.err_r.get(), kStderr));
+    if (c.out_r) readers.spawn(reader(*this, c, c.out_r.get(), kStdout, true));
+    if (c.err_r) readers.spawn(reader(*this, c, c.err_r.get(), kStderr, true));
   }
   co_await supervise(c);
   if (c.detached) {

@@ -1,6 +1,7 @@
 // Log capture and `logs` against a real bockerd (root, Alpine): size-based rotation (max-size,
 // max-file) with --tail across files, both streams with timestamps, invalid log options (400,
-// nothing created), log driver "none", and a 100 MB write captured byte for byte.
+// nothing created), log driver "none", a 100 MB write captured byte for byte, and no io_uring
+// io-wq thread left behind by capture (it would wake an idle daemon every 5 s).
 #include "daemon_fixture.hpp"
 
 namespace bocker::daemon::testing {
@@ -178,6 +179,30 @@ TEST_F(Logs, FollowCrossesRotations) {
   // -f from the start, while the writer rotates through many 64 KiB files.
   auto f = run("(timeout 60 env " + d_->bocker("logs -f fol") + " 2>/dev/null | tail -2)");
   EXPECT_EQ(f.out, "200000\ndone\n");
+}
+
+TEST_F(Logs, CaptureAndLogsLeaveNoIoUringWorkerThread) {
+  // An io_uring op the kernel cannot complete without blocking (a READ of a named FIFO, a
+  // buffered WRITEV to a log file) is handed to an io-wq thread `iou-wrk-PID`, and the kernel
+  // keeps the last one alive, waking it every 5 s: with it an idle daemon is never idle. Drive
+  // every capture path (both streams, a container exiting with output still queued, stdin, a
+  // follow, a read of the file) and check that no such thread was ever needed.
+  json body = {{"Image", "alpine"},
+               {"Cmd", {"sh", "-c", "seq 1 20000; echo err >&2; sleep 0.3; seq 1 3 >&2"}}};
+  ASSERT_FALSE(create(body, "idle").empty());
+  run_to_end("idle");
+  EXPECT_EQ(run("(" + d_->bocker("logs idle") + " 2>/dev/null | tail -1)").out, "20000\n");
+  EXPECT_EQ(run("(" + d_->bocker("logs -f idle") + " 2>&1 >/dev/null)").out, "err\n1\n2\n3\n");
+  auto in = run("(echo through-stdin | timeout 60 env " + d_->bocker("run -i --rm --network none alpine cat") + ")");
+  EXPECT_EQ(in.out, "through-stdin\n");
+  std::vector<std::string> workers;
+  for (const auto& t : fs::directory_iterator("/proc/" + std::to_string(d_->pid()) + "/task")) {
+    std::ifstream f(t.path() / "comm");
+    std::string comm;
+    std::getline(f, comm);
+    if (comm.rfind("iou-wrk", 0) == 0) workers.push_back(t.path().filename().string() + " " + comm);
+  }
+  EXPECT_TRUE(workers.empty()) << "io-wq threads in bockerd: " << ::testing::PrintToString(workers);
 }
 
 }  // namespace
