@@ -3,6 +3,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -149,6 +151,21 @@ bool is_mount_point(const std::string& path) {
 
 // ---- DriverBase -------------------------------------------------------------------------------
 
+namespace {
+// chattr +T: ext2/3/4's Orlov allocator treats the directory as the top of unrelated
+// hierarchies and spreads its subdirectories (one per layer or container) over block groups
+// instead of packing them next to their parent. Each layer's files then come from a group of
+// their own: faster allocation, and no walk over the inodes freed by a recent rmi (ext4 without
+// a journal skips recently deleted inodes one by one). Best effort: btrfs, xfs and tmpfs
+// don't have the flag, and nothing depends on it.
+void mark_top_dir(int fd) {
+  int flags = 0;
+  if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0 || (flags & FS_TOPDIR_FL) != 0) return;
+  flags |= FS_TOPDIR_FL;
+  (void)::ioctl(fd, FS_IOC_SETFLAGS, &flags);
+}
+}  // namespace
+
 DriverBase::DriverBase(std::string dir) : dir_(std::move(dir)), boot_id_(boot_id()) {
   make_dirs(dir_ + "/layers", 0700);
   make_dirs(dir_ + "/containers", 0700);
@@ -156,6 +173,8 @@ DriverBase::DriverBase(std::string dir) : dir_(std::move(dir)), boot_id_(boot_id
   if (!layers_fd_) throw SystemError(errno, "open directory", dir_ + "/layers");
   containers_fd_ = Fd(::open((dir_ + "/containers").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!containers_fd_) throw SystemError(errno, "open directory", dir_ + "/containers");
+  mark_top_dir(layers_fd_.get());
+  mark_top_dir(containers_fd_.get());
 }
 
 bool DriverBase::layer_exists_locked(const std::string& id, bool* complete) const {

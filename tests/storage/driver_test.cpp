@@ -1,7 +1,10 @@
 // Both storage drivers on a real kernel: btrfs on a loop device, overlay2 on /tmp.
 #include "bocker/storage/driver.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -442,6 +445,39 @@ TEST(Overlay, CleanupRemovesDanglingShortLinks) {
   const std::string r = d->create_rootfs("c", "base");  // base's own link still works
   EXPECT_EQ(mounts_below(r), std::vector<std::string>{r});
   d->remove_rootfs("c");
+}
+
+TEST(Overlay, LayerAndContainerDirsAreOrlovTopDirsWhereTheFileSystemHasTheFlag) {
+  // ext4 (this machine's /tmp) has chattr +T; where a file system lacks it the driver goes on.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (overlay)";
+  TempDir tmp;
+  auto flags_of = [](const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    int flags = -1;
+    if (!fd || ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) != 0) return -1;
+    return flags;
+  };
+  const std::string probe = tmp.path() + "/probe";
+  std::filesystem::create_directory(probe);
+  {
+    Fd fd(::open(probe.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    int flags = 0;
+    ASSERT_TRUE(fd);
+    if (::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) != 0) GTEST_SKIP() << "no inode flags on " << probe;
+    flags |= FS_TOPDIR_FL;
+    if (::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags) != 0) GTEST_SKIP() << "no FS_TOPDIR_FL on " << probe;
+  }
+  const std::string root = tmp.path() + "/storage";
+  auto d = open_driver(root, "overlay2");
+  for (const char* sub : {"/overlay2/layers", "/overlay2/containers"}) {
+    int flags = flags_of(root + sub);
+    ASSERT_NE(flags, -1) << root + sub;
+    EXPECT_NE(flags & FS_TOPDIR_FL, 0) << root + sub;
+  }
+  Fd fd = d->begin_layer("base", "");
+  fd.reset();
+  d->commit_layer("base");
+  EXPECT_TRUE(d->has_layer("base"));
 }
 
 TEST(Overlay, LongLayerChainsMount) {
