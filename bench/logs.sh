@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Log capture benchmark: a container writes SIZE MB of 80-character lines to stdout
-# (`cat` of a file of lines on tmpfs bind-mounted read-only, or with --writer yes busybox's
-# `yes LINE | head -c SIZE`, which is slower than either engine's capture is meant to be) and the
-# engine captures them to disk: bocker beside docker's
-# json-file log driver, in the same run, rounds alternating. The capture rate is SIZE / (FinishedAt -
-# StartedAt) from inspect (the writer cannot finish before the pipe is drained), with wall time
-# (run -d to wait) beside it. Target: bocker >= 20x docker.
-# To show the writer, not the daemon, is the bottleneck, each round also runs the same writer into
-# /dev/null inside a container of the same engine (the writer's own rate), and the daemon's CPU time
-# during the capture is read from /proc/PID/stat (docker: dockerd + containerd + the container's
+# Log capture benchmark: a container writes SIZE MB of 80-character lines to stdout and the
+# engine captures them to disk: bocker beside docker's json-file log driver, in the same run,
+# rounds alternating. Writers (--writer): dd (default) copies a file of lines on tmpfs,
+# bind-mounted read-only, to stdout with 64 KiB write(2)s, as a program with a stdio buffer
+# does; cat is busybox cat of that file, which uses sendfile(2): the pipe gets references to the
+# file's pages, no copy, so no capture that copies into a file can keep up with it; yes is
+# busybox's `yes LINE | head -c SIZE`, slower than either engine's capture is meant to be.
+# The capture rate is SIZE / (FinishedAt - StartedAt) from inspect (the writer cannot finish
+# before the pipe is drained), with wall time (run -d to wait) beside it. Target: bocker >= 20x
+# docker. To show the writer, not the daemon, is the bottleneck, the captured writer runs under
+# busybox `time` (busy ~100% of its run: it never waited for the engine), each round also runs
+# the same writer into /dev/null inside a container of the same engine (the writer's own rate),
+# and the daemon's CPU time during the capture is read from /proc/PID/stat (docker: dockerd +
+# containerd + the container's
 # shim). Writes bench/results/logs.{csv,md} and logs.summary.csv.
 #
 # Usage: bench/logs.sh [--mb SIZE] [--reps N] [--engines bocker,docker] [--build-dir DIR]
-#                      [--writer cat|yes] [--no-install] [--results DIR]
-# Defaults: SIZE=512, N=3, writer cat.
+#                      [--writer dd|cat|yes] [--no-install] [--results DIR]
+# Defaults: SIZE=512, N=3, writer dd.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib/procs.sh
@@ -26,7 +30,7 @@ reps=3
 engines=bocker,docker
 build=$here/build-release
 install=1
-writer_kind=cat
+writer_kind=dd
 results=$here/bench/results
 while (($#)); do
   case $1 in
@@ -42,7 +46,7 @@ while (($#)); do
   esac
 done
 [[ $mb =~ ^[1-9][0-9]*$ ]] || { say "logs.sh: --mb needs a positive number, got '$mb'"; exit 2; }
-[[ $writer_kind == cat || $writer_kind == yes ]] || { say "logs.sh: --writer is cat or yes, got '$writer_kind'"; exit 2; }
+[[ $writer_kind =~ ^(dd|cat|yes)$ ]] || { say "logs.sh: --writer is dd, cat or yes, got '$writer_kind'"; exit 2; }
 [[ $reps =~ ^[1-9][0-9]*$ ]] || { say "logs.sh: --reps needs a positive number, got '$reps'"; exit 2; }
 [[ $(id -u) == 0 ]] || { say "logs.sh: needs root"; exit 1; }
 IFS=, read -r -a engine_list <<<"$engines"
@@ -59,22 +63,33 @@ trap 'exit 130' INT TERM
 
 bytes=$((mb * 1048576))
 line="bocker log capture benchmark: 0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJ"  # 79 + \n
-if [[ $writer_kind == cat ]]; then
-  # The lines in a file on tmpfs, mounted read-only: busybox cat sends it with sendfile(2), so the
-  # writer runs at pipe speed. Writer alone: the same cat into a pipe that a second cat drains.
+if [[ $writer_kind != yes ]]; then
+  # The lines in a file on tmpfs, mounted read-only. dd reads and writes it 64 KiB at a time;
+  # busybox cat sends it with sendfile(2). Writer alone: the same into a pipe a second cat drains.
   python3 -c 'import sys
 line = (sys.argv[2] + "\n").encode(); n = int(sys.argv[3]); blk = line * 8192
 with open(sys.argv[1], "wb") as f:
     while n > 0:
         f.write(blk[:n]); n -= len(blk)' "$shm/lines" "$line" "$bytes"
-  writer="cat /lines"
-  writer_alone="cat /lines | cat"
+  if [[ $writer_kind == dd ]]; then
+    writer="dd if=/lines bs=65536 2>/dev/null"
+  else
+    writer="cat /lines"
+  fi
+  writer_alone="$writer | cat"
   writer_args=(-v "$shm/lines:/lines:ro")
 else
   writer="yes '$line' | head -c $bytes"
   writer_alone=$writer
   writer_args=()
 fi
+# The captured writer runs under busybox `time`, which leaves its elapsed, user and system
+# seconds in /out/w: a writer busy ~100% of its run never waited for the engine to drain the
+# pipe, so the writer, not the engine, set the pace.
+mkdir -p "$shm/out"
+printf '%s\n' "$writer" >"$shm/out/writer.sh"
+writer_args+=(-v "$shm/out:/out")
+timed_writer="time -f '%e %U %S' -o /out/w sh /out/writer.sh"
 
 active=()
 for e in "${engine_list[@]}"; do
@@ -103,8 +118,9 @@ print("%.6f" % (base + float("0." + (frac or "0"))))' "$1"; }
 
 # one ENGINE KIND REP: KIND is capture (stdout to the engine) or devnull (writer only).
 one() {
-  local e=$1 kind=$2 rep=$3 cmd=$writer id t0 t1 c0 c1 st fi dur logb lp code
+  local e=$1 kind=$2 rep=$3 cmd=$timed_writer id t0 t1 c0 c1 st fi dur logb lp code wcpu=""
   [[ $kind == devnull ]] && cmd="$writer_alone >/dev/null"
+  rm -f "$shm/out/w"
   c0=$(cpu_s $(daemon_pids "$e"))
   t0=$(now)
   # Same CPU weight for both: bocker's default share (BOCKER_CPU_SHARE) is 512, docker's 1024.
@@ -124,16 +140,19 @@ one() {
       logb=$(find "$work/bocker-root" -path "*$id*" -type f -name '*log*' -printf '%s\n' | awk '{s += $1} END {print s + 0}')
     fi
   fi
+  if [[ $kind == capture && -s $shm/out/w ]]; then
+    wcpu=$(awk '$1 > 0 {printf "%.0f", 100 * ($2 + $3) / $1}' "$shm/out/w")
+  fi
   "${e}_cmd" rm -f "$id" >/dev/null
   local wall cpu
   wall=$(elapsed "$t0" "$t1")
   cpu=$(python3 -c "print(f'{$c1 - $c0:.2f}')")
-  echo "$e,$kind,$rep,$wall,$dur,$cpu,$logb,$code" >>"$raw"
-  say "round $rep: $e $kind: wall ${wall}s, StartedAt..FinishedAt ${dur:-?}s, daemon CPU ${cpu}s, log ${logb} bytes, exit $code"
+  echo "$e,$kind,$rep,$wall,$dur,$cpu,$logb,$code,$wcpu" >>"$raw"
+  say "round $rep: $e $kind: wall ${wall}s, StartedAt..FinishedAt ${dur:-?}s, daemon CPU ${cpu}s, log ${logb} bytes, exit $code${wcpu:+, writer CPU $wcpu%}"
 }
 
 raw=$work/raw.csv
-echo "engine,kind,rep,wall_s,run_s,daemon_cpu_s,log_bytes,exit" >"$raw"
+echo "engine,kind,rep,wall_s,run_s,daemon_cpu_s,log_bytes,exit,writer_cpu_pct" >"$raw"
 for ((r = 1; r <= reps; r++)); do
   for e in "${active[@]}"; do
     one "$e" devnull "$r"
@@ -165,12 +184,13 @@ for e in engines:
                          "cpu": describe([float(r["daemon_cpu_s"]) for r in rs]),
                          "wall": describe([float(r["wall_s"]) for r in rs]),
                          "log": describe([int(r["log_bytes"]) for r in rs]),
-                         "dur": describe([dur(r) for r in rs])}
+                         "dur": describe([dur(r) for r in rs]),
+                         "wcpu": describe([float(r["writer_cpu_pct"]) for r in rs if r.get("writer_cpu_pct")])}
 b = st.get(("bocker", "capture"), {}).get("rate", {}).get("median")
 d = st.get(("docker", "capture"), {}).get("rate", {}).get("median")
 ratio = b / d if (b and d) else None
 hdr = ["engine", "stdout to", "MB/s median", "p10", "p90", "run s", "wall s", "daemon CPU s", "daemon CPU %",
-       "log on disk MB", "of writer rate"]
+       "log on disk MB", "of writer rate", "writer CPU %"]
 table, summary = [], []
 for e in engines:
     w = st[(e, "devnull")]["rate"]["median"]
@@ -183,7 +203,7 @@ for e in engines:
                       fmt(s["dur"]["median"], "{:.2f}"), fmt(s["wall"]["median"], "{:.2f}"),
                       fmt(s["cpu"]["median"], "{:.2f}"), fmt(cpu_pct, "{:.0f}"),
                       fmt(s["log"]["median"] / 1e6, "{:.0f}") if kind == "capture" else "-",
-                      fmt(of_w, "{:.2f}")])
+                      fmt(of_w, "{:.2f}"), fmt(s["wcpu"]["median"], "{:.0f}") if kind == "capture" else "-"])
     c = st[(e, "capture")]["rate"]
     summary.append({"benchmark": f"logs: {nbytes >> 20} MiB of stdout captured", "engine": e, "unit": "MB/s",
                     "median": None if c["median"] is None else round(c["median"], 1),
@@ -203,7 +223,11 @@ bc, bw = st.get(("bocker", "capture")), st.get(("bocker", "devnull"))
 if bc and bw and bc["rate"]["median"] and bw["rate"]["median"]:
     frac = bc["rate"]["median"] / bw["rate"]["median"]
     cpu_pct = 100 * bc["cpu"]["median"] / bc["dur"]["median"]
-    if frac >= 0.8 and cpu_pct < 90:
+    wpct = bc["wcpu"]["median"]
+    if wpct is not None and wpct >= 90:
+        verdict = (f"the writer is the bottleneck: it was busy {wpct:.0f}% of its run, so it never waited "
+                   "for bockerd to drain the pipe")
+    elif frac >= 0.8 and cpu_pct < 90:
         verdict = "the writer is the bottleneck"
     elif cpu_pct >= 90:
         verdict = "bockerd's CPU is the bottleneck"
@@ -211,10 +235,13 @@ if bc and bw and bc["rate"]["median"] and bw["rate"]["median"]:
         verdict = "the capture path is the bottleneck though bockerd is mostly idle (latency: pipe reads, wakeups, disk)"
     notes.append(f"bocker captures at {frac:.0%} of the writer's own rate with bockerd at {cpu_pct:.0f}% of one CPU: {verdict}")
 head = [f"machine: {machine}",
-        (f"writer: `cat` (busybox, sendfile) of a {nbytes / 1e6:.0f} MB file of 80-char lines on tmpfs, bind-mounted read-only, "
-         f"in Alpine 3.20.3; writer alone = `cat file | cat >/dev/null`; " if writer_kind == "cat" else
+        (f"writer: `dd bs=65536` (busybox, 64 KiB write(2)s) of a {nbytes / 1e6:.0f} MB file of 80-char lines on tmpfs, "
+         f"bind-mounted read-only, in Alpine 3.20.3; writer alone = `dd ... | cat >/dev/null`; " if writer_kind == "dd" else
+         f"writer: `cat` (busybox, sendfile: no copy into the pipe) of a {nbytes / 1e6:.0f} MB file of 80-char lines on tmpfs, "
+         f"bind-mounted read-only, in Alpine 3.20.3; writer alone = `cat file | cat >/dev/null`; " if writer_kind == "cat" else
          f"writer: `yes <79-char line> | head -c {nbytes}` in Alpine 3.20.3 (busybox), {nbytes / 1e6:.0f} MB; ")
-        + f"{reps} rounds alternating engines; rate = size / (FinishedAt - StartedAt)",
+        + f"{reps} rounds alternating engines; rate = size / (FinishedAt - StartedAt); "
+        + "writer CPU % = (user + system) / elapsed of the captured writer (busybox `time`)",
         "docker: json-file log driver (default options); daemon CPU = dockerd + containerd + the container's shim"]
 head += [f"{e}: {v}" for e, v in versions.items()]
 print("\n" + "\n".join(head) + "\n")

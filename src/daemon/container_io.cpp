@@ -67,6 +67,15 @@ rt::Task<void> ContainerService::record(Container& c, int stream, std::string_vi
   }
 }
 
+rt::Task<std::size_t> ContainerService::record_spliced(Container& c, int stream, int fifo) {
+  if (!c.attachers.empty()) co_return 0;  // attached clients need the bytes in hand
+  std::size_t n = co_await log_splice(c, stream, fifo);  // container_logs.cpp
+  if (n == 0) co_return 0;
+  if (engine_metrics_ != nullptr) engine_metrics_->observe_log(stream == kStderr ? "stderr" : "stdout", n);
+  c.output.notify_all();
+  co_return n;
+}
+
 rt::Task<void> ContainerService::wait(std::string name, std::string condition, http::ResponseWriter& w) {
   Container& c = find(name);
   http::Headers h;

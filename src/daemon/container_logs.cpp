@@ -3,6 +3,7 @@
 #include "container_logs.hpp"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -107,7 +108,7 @@ void open_log_file(Container& c) {
   lf->opt = parse_log_config(c.host_config);
   if (lf->opt.enabled) {
     std::string path = log_path(c.dir, 0);
-    lf->fd = Fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+    lf->fd = Fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
     if (!lf->fd) throw SystemError(errno, "open log", path);
     struct stat st{};
     if (::fstat(lf->fd.get(), &st) != 0) throw SystemError(errno, "stat log", path);
@@ -132,7 +133,7 @@ void rotate_files(LogFile& lf) {
     if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) throw SystemError(errno, "rotate log", from);
   }
   std::string path = log_path(lf.dir, 0);
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
   if (!fd) throw SystemError(errno, "open log", path);
   lf.fd = std::move(fd);
 }
@@ -180,8 +181,9 @@ rt::Task<void> log_append(Container& c, int stream, std::string_view data) {
     // every container is idle. The offload is not cancelled by a daemon shutdown, so what was
     // read still reaches the file.
     int fd = lf->fd.get();
-    long n = co_await rt::offload([fd, &iov] {
-      ssize_t w = ::writev(fd, iov, 3);
+    off_t at = lf->size;
+    long n = co_await rt::offload([fd, at, &iov] {
+      ssize_t w = ::pwritev(fd, iov, 3, at);
       return w < 0 ? -static_cast<long>(errno) : static_cast<long>(w);
     });
     if (n != want) {
@@ -196,6 +198,79 @@ rt::Task<void> log_append(Container& c, int stream, std::string_view data) {
   }
   lf->busy = false;
   lf->idle.notify_all();
+}
+
+namespace {
+
+constexpr std::size_t kSpliceTrip = 4 * kCaptureChunk;  // most bytes per trip to a worker
+
+// Blocking (a worker): one record of what `fifo` holds, spliced into the log file. `err` says
+// why the file could not take it. Returns the bytes taken from the FIFO (see log_splice).
+std::size_t splice_record(LogFile& lf, int fifo, int stream, std::int64_t ts, std::string& err) {
+  int avail = 0;
+  if (::ioctl(fifo, FIONREAD, &avail) != 0 || avail <= 0) return 0;
+  std::size_t chunk = std::min<std::size_t>(static_cast<std::size_t>(avail), kCaptureChunk);
+  if (lf.opt.max_size > 0) {
+    std::int64_t room = lf.opt.max_size - lf.size - static_cast<std::int64_t>(kLogOverhead);
+    if (room < 1 && lf.size > 0) return 0;  // log_append rotates
+    if (room >= 1) chunk = std::min(chunk, static_cast<std::size_t>(room));
+  }
+  const int fd = lf.fd.get();
+  LogHeader h{};
+  h.ts_ns = ts;
+  h.len = static_cast<std::uint32_t>(chunk);
+  h.stream = static_cast<std::uint8_t>(stream);
+  if (::pwrite(fd, &h, sizeof h, lf.size) != static_cast<ssize_t>(sizeof h)) return 0;
+  loff_t out = lf.size + static_cast<loff_t>(sizeof h);
+  std::size_t moved = 0;
+  const char* what = "splice";
+  while (moved < chunk) {
+    ssize_t n = ::splice(fifo, nullptr, fd, &out, chunk - moved, SPLICE_F_NONBLOCK);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // only this reader drains the FIFO: not expected
+    moved += static_cast<std::size_t>(n);
+  }
+  if (moved == chunk) {
+    LogTrailer t{h.len, kLogMagic};
+    if (::pwrite(fd, &t, sizeof t, out) == static_cast<ssize_t>(sizeof t)) {
+      lf.size += static_cast<std::int64_t>(chunk + kLogOverhead);
+      return chunk;
+    }
+    what = "write";
+  }
+  // Keep the file a sequence of whole records; what left the FIFO is lost, as when a write fails.
+  err = std::string("log ") + what + " " + log_path(lf.dir, 0) + ": " +
+        (errno != 0 ? errno_text(errno) : std::string("short transfer"));
+  if (::ftruncate(fd, lf.size) != 0) lf.fd.reset();
+  return moved;
+}
+
+}  // namespace
+
+rt::Task<std::size_t> log_splice(Container& c, int stream, int fifo) {
+  std::shared_ptr<LogFile> lf = c.log;  // kept alive across the awaits
+  if (!lf || !lf->opt.enabled || !lf->fd) co_return 0;
+  while (lf->busy) co_await lf->idle.wait();
+  if (!lf->fd) co_return 0;
+  lf->busy = true;
+  LogFile* p = lf.get();
+  std::string err;
+  // A writer that keeps the pipe busy gets several records per trip to the worker (each with
+  // its own time stamp), up to kSpliceTrip bytes, so the loop is not woken per record.
+  std::size_t moved = co_await rt::offload([p, fifo, stream, &err] {
+    std::size_t total = 0;
+    while (total < kSpliceTrip && err.empty()) {
+      errno = 0;
+      std::size_t n = splice_record(*p, fifo, stream, now_ns(), err);
+      if (n == 0) break;
+      total += n;
+    }
+    return total;
+  });
+  if (!err.empty()) log_line("container " + c.id.substr(0, 12) + ": " + err);
+  lf->busy = false;
+  lf->idle.notify_all();
+  co_return moved;
 }
 
 // ---- capture buffers ----------------------------------------------------------------------

@@ -100,7 +100,7 @@ std::int64_t parse_size(const std::string& s);
 struct LogFile {
   std::string dir;
   LogOptions opt;
-  Fd fd;                         // <dir>/container.log, O_APPEND
+  Fd fd;                         // <dir>/container.log; records are written at `size`
   std::int64_t size = 0;         // bytes of complete records in fd
   std::uint64_t generation = 0;  // rotations so far (a follower reading an older file catches up)
   bool busy = false;             // a write or rotation is in flight
@@ -111,6 +111,12 @@ std::string log_path(const std::string& dir, int index);  // 0: container.log, n
 void open_log_file(Container& c);
 // Appends one record (split so no file passes max-size), rotating as needed. Never throws.
 rt::Task<void> log_append(Container& c, int stream, std::string_view data);
+// Moves what `fifo` (O_NONBLOCK) holds, at most kCaptureChunk, into the log file as one record
+// with splice(2): pipe pages to the page cache with no copy through the daemon. Returns the
+// bytes taken from the FIFO; 0 when this path does not apply (logging off, nothing queued, a
+// rotation is due, the file refused the header): the caller then reads the FIFO and calls
+// log_append, which does all of those. Never throws.
+rt::Task<std::size_t> log_splice(Container& c, int stream, int fifo);
 
 // The FIFOs. Blocking.
 struct CaptureFds {

@@ -147,12 +147,15 @@ rt::Task<rt::ExitStatus> wait_process_exit(Container& c) {
 }
 
 rt::Task<void> ContainerService::supervisor(Container& c) {
-  // One reader per FIFO (or the pty master). It waits for data with a poll, holding no buffer
-  // (CaptureBuffer), then reads 64 KiB, growing to 1 MiB while the pipe keeps the reads full,
-  // each read written as one record; no per-line work here. A short read means the FIFO is
-  // drained: the buffer goes back to the pool and the reader polls again. The FIFOs are
-  // O_NONBLOCK and read with read(2) right after the poll (see open_fifo_reader: an io_uring
-  // read of a named FIFO goes through an io-wq thread); the pty master is read with io_uring.
+  // One reader per FIFO (or the pty master). It waits for data with a poll, holding no buffer.
+  // Unattached, a FIFO's queued bytes (up to 1 MiB) are spliced into the log file as one record
+  // by a worker: no copy through the daemon. Otherwise (attached clients, a rotation due, the
+  // pty) it takes a buffer (CaptureBuffer) and reads 64 KiB, growing to 1 MiB while the pipe
+  // keeps the reads full, each read written as one record; no per-line work here. A short
+  // read means the FIFO is drained: the buffer goes back to the pool and the reader polls
+  // again. The FIFOs are O_NONBLOCK and read with read(2) right after the poll (see
+  // open_fifo_reader: an io_uring read of a named FIFO goes through an io-wq thread); the pty
+  // master is read with io_uring.
   auto reader = [](ContainerService& s, Container& k, int fd, int stream, bool fifo) -> rt::Task<void> {
     CaptureBuffer buf;
     std::size_t size = kCaptureFirstChunk;
@@ -161,6 +164,9 @@ rt::Task<void> ContainerService::supervisor(Container& c) {
         int ev = co_await rt::poll(fd, POLLIN);
         if (ev == -EINTR) continue;
         if (ev < 0) break;  // cancelled
+        // A FIFO's bytes go to the log file by splice when nobody is attached (no copy through
+        // the daemon, no buffer); otherwise, and at EOF, read them.
+        if (fifo && co_await s.record_spliced(k, stream, fd) > 0) continue;
         buf = CaptureBuffer::take(size);
       }
       int n;

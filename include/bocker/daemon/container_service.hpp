@@ -90,6 +90,9 @@ class ContainerService final : public api::ContainerBackend {
   rt::Task<void> supervise(Container& c);
   rt::Task<void> supervisor(Container& c);  // capture, supervise, drain, destroy (container_restore.cpp)
   rt::Task<void> record(Container& c, int stream, std::string_view data);
+  // The FIFO's queued bytes straight into the log (log_splice) when nobody is attached; 0: not
+  // done, read the FIFO and record() what it gives.
+  rt::Task<std::size_t> record_spliced(Container& c, int stream, int fifo);
   rt::Task<void> save(Container& c);
   rt::Task<void> destroy(Container& c);
   rt::Task<void> release_cgroup(Container& c);  // kill what is left, remove; failures logged
