@@ -101,6 +101,42 @@ std::string log_path(const std::string& dir, int index) {
   return index == 0 ? dir + "/container.log" : dir + "/container.log." + std::to_string(index);
 }
 
+namespace {
+
+bool pread_full(int fd, void* buf, std::size_t n, std::uint64_t at) {
+  ssize_t r = ::pread(fd, buf, n, static_cast<off_t>(at));
+  return r == static_cast<ssize_t>(n);
+}
+
+// Where the complete records of a log file end. A daemon killed while writing a record leaves
+// it cut (a header whose data or trailer is missing); new records must start where the last
+// whole one ends, or a reader would take the cut header's length across them. The last
+// trailer is checked first (the usual case: one read); when it is damaged, the records are
+// walked from the start by their headers.
+std::uint64_t whole_records_end(int fd, std::uint64_t size) {
+  auto whole_at = [fd](std::uint64_t pos, std::uint64_t end, std::uint32_t& len) {
+    LogHeader h;
+    LogTrailer t;
+    if (end - pos < kLogOverhead || !pread_full(fd, &h, sizeof h, pos)) return false;
+    if (h.len > 4 * kCaptureChunk || h.len > end - pos - kLogOverhead) return false;
+    if (!pread_full(fd, &t, sizeof t, pos + sizeof h + h.len)) return false;
+    len = h.len;
+    return t.magic == kLogMagic && t.len == h.len;
+  };
+  std::uint32_t len = 0;
+  if (size == 0) return 0;
+  LogTrailer last;
+  if (size >= kLogOverhead && pread_full(fd, &last, sizeof last, size - sizeof last) && last.magic == kLogMagic &&
+      last.len <= size - kLogOverhead && whole_at(size - kLogOverhead - last.len, size, len) && len == last.len) {
+    return size;
+  }
+  std::uint64_t pos = 0;
+  while (whole_at(pos, size, len)) pos += len + kLogOverhead;
+  return pos;
+}
+
+}  // namespace
+
 void open_log_file(Container& c) {
   if (c.log) return;
   auto lf = std::make_shared<LogFile>();
@@ -108,11 +144,19 @@ void open_log_file(Container& c) {
   lf->opt = parse_log_config(c.host_config);
   if (lf->opt.enabled) {
     std::string path = log_path(c.dir, 0);
-    lf->fd = Fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
+    lf->fd = Fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
     if (!lf->fd) throw SystemError(errno, "open log", path);
     struct stat st{};
     if (::fstat(lf->fd.get(), &st) != 0) throw SystemError(errno, "stat log", path);
     lf->size = st.st_size;
+    std::uint64_t whole = whole_records_end(lf->fd.get(), static_cast<std::uint64_t>(st.st_size));
+    if (whole < static_cast<std::uint64_t>(st.st_size)) {
+      log_line("container " + c.id.substr(0, 12) + ": " + path + ": dropping " +
+               std::to_string(static_cast<std::uint64_t>(st.st_size) - whole) +
+               " bytes after the last whole log record (cut by a crash)");
+      if (::ftruncate(lf->fd.get(), static_cast<off_t>(whole)) != 0) throw SystemError(errno, "truncate log", path);
+      lf->size = static_cast<std::int64_t>(whole);
+    }
   }
   c.log = std::move(lf);
 }
@@ -133,7 +177,7 @@ void rotate_files(LogFile& lf) {
     if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) throw SystemError(errno, "rotate log", from);
   }
   std::string path = log_path(lf.dir, 0);
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0640));
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
   if (!fd) throw SystemError(errno, "open log", path);
   lf.fd = std::move(fd);
 }

@@ -1,7 +1,8 @@
 // Log capture and `logs` against a real bockerd (root, Alpine): size-based rotation (max-size,
 // max-file) with --tail across files, both streams with timestamps, invalid log options (400,
-// nothing created), log driver "none", a 100 MB write captured byte for byte, and no io_uring
-// io-wq thread left behind by capture (it would wake an idle daemon every 5 s).
+// nothing created), log driver "none", a 100 MB write captured byte for byte, a record cut by a
+// crash dropped at reopen, and no io_uring io-wq thread left behind by capture (it would wake an
+// idle daemon every 5 s).
 #include "daemon_fixture.hpp"
 
 namespace bocker::daemon::testing {
@@ -179,6 +180,34 @@ TEST_F(Logs, FollowCrossesRotations) {
   // -f from the start, while the writer rotates through many 64 KiB files.
   auto f = run("(timeout 60 env " + d_->bocker("logs -f fol") + " 2>/dev/null | tail -2)");
   EXPECT_EQ(f.out, "200000\ndone\n");
+}
+
+TEST_F(Logs, ARecordCutByACrashIsDroppedWhenTheDaemonReopensTheLog) {
+  json body = {{"Image", "alpine"}, {"Cmd", {"echo", "one"}}};
+  std::string id = create(body, "cut");
+  ASSERT_FALSE(id.empty());
+  run_to_end("cut");
+  d_->stop();
+  const std::string log = root_->root() + "/containers/" + id + "/container.log";
+  std::string whole;
+  {
+    std::ifstream f(log, std::ios::binary);
+    whole.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  // One record: header, "one\n", an 8-byte trailer. A daemon killed while writing the next
+  // one leaves its header and part of its data.
+  ASSERT_GT(whole.size(), 12U);
+  const std::size_t header = whole.size() - 4 - 8;
+  {
+    std::ofstream f(log, std::ios::binary | std::ios::app);
+    f << whole.substr(0, header) << "o";
+  }
+  ASSERT_EQ(d_->start(), "");
+  run_to_end("cut");
+  EXPECT_EQ(fs::file_size(log), 2 * whole.size()) << "the cut record is gone, the new one follows the first";
+  auto out = run("(" + d_->bocker("logs cut") + " 2>&1)");
+  EXPECT_EQ(out.out, "one\none\n");
+  EXPECT_NE(read_file(root_->dir() + "/bockerd.log").find("after the last whole log record"), std::string::npos);
 }
 
 TEST_F(Logs, CaptureAndLogsLeaveNoIoUringWorkerThread) {
