@@ -117,6 +117,7 @@ rt::Task<void> ContainerService::attach(std::string name, api::AttachOptions opt
   http::Hijacked hj = co_await w.hijack(upgrade ? 101 : 200, std::move(h), upgrade ? "UPGRADED" : "OK");
   Attacher a{hj.fd.get(), opts.stdout_, opts.stderr_, tty};
   c.attachers.push_back(&a);
+  if (c.log) c.log->attached.store(true);  // stops a splice trip in flight (log_splice)
   std::string id = c.id;
   rt::TaskScope stdin_task;
   if (opts.stdin_) {

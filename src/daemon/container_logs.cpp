@@ -205,7 +205,13 @@ rt::Task<void> log_append(Container& c, int stream, std::string_view data) {
             err = e.what();
           }
         });
-        if (!err.empty()) log_line("container " + c.id.substr(0, 12) + ": " + err);
+        if (!err.empty()) {
+          // Writing on at offset 0 of whichever file fd still names would overwrite records:
+          // the container's output stops reaching the log until its next start.
+          log_line("container " + c.id.substr(0, 12) + ": " + err + "; log capture stopped");
+          lf->fd.reset();
+          break;
+        }
         lf->size = 0;
         ++lf->generation;
         c.output.notify_all();
@@ -248,15 +254,19 @@ namespace {
 
 constexpr std::size_t kSpliceTrip = 4 * kCaptureChunk;  // most bytes per trip to a worker
 
-// Blocking (a worker): one record of what `fifo` holds, spliced into the log file. `err` says
-// why the file could not take it. Returns the bytes taken from the FIFO (see log_splice).
-std::size_t splice_record(LogFile& lf, int fifo, int stream, std::int64_t ts, std::string& err) {
+// Blocking (a worker): one record of what `fifo` holds, spliced into the log file at `size`
+// (advanced past the record). `err` says why the file could not take it; `drop_fd` asks the
+// loop to stop writing the file (it could not be truncated back to whole records);
+// `no_splice`: the file system refused splice. Returns the bytes taken from the FIFO (see
+// log_splice). Touches no LogFile member but reads fd, opt and dir: the loop publishes `size`.
+std::size_t splice_record(const LogFile& lf, std::int64_t& size, int fifo, int stream, std::int64_t ts,
+                          std::string& err, bool& drop_fd, bool& no_splice) {
   int avail = 0;
   if (::ioctl(fifo, FIONREAD, &avail) != 0 || avail <= 0) return 0;
   std::size_t chunk = std::min<std::size_t>(static_cast<std::size_t>(avail), kCaptureChunk);
   if (lf.opt.max_size > 0) {
-    std::int64_t room = lf.opt.max_size - lf.size - static_cast<std::int64_t>(kLogOverhead);
-    if (room < 1 && lf.size > 0) return 0;  // log_append rotates
+    std::int64_t room = lf.opt.max_size - size - static_cast<std::int64_t>(kLogOverhead);
+    if (room < 1 && size > 0) return 0;  // log_append rotates
     if (room >= 1) chunk = std::min(chunk, static_cast<std::size_t>(room));
   }
   const int fd = lf.fd.get();
@@ -264,28 +274,52 @@ std::size_t splice_record(LogFile& lf, int fifo, int stream, std::int64_t ts, st
   h.ts_ns = ts;
   h.len = static_cast<std::uint32_t>(chunk);
   h.stream = static_cast<std::uint8_t>(stream);
-  if (::pwrite(fd, &h, sizeof h, lf.size) != static_cast<ssize_t>(sizeof h)) return 0;
-  loff_t out = lf.size + static_cast<loff_t>(sizeof h);
+  auto fail = [&](const char* what, int e) {
+    err = std::string("log ") + what + " " + log_path(lf.dir, 0) + ": " + errno_text(e);
+    if (::ftruncate(fd, size) != 0) drop_fd = true;
+  };
+  if (::pwrite(fd, &h, sizeof h, size) != static_cast<ssize_t>(sizeof h)) {
+    fail("write", errno != 0 ? errno : ENOSPC);
+    return 0;  // nothing taken: the read path takes (and, failing too, drops) it
+  }
+  loff_t out = size + static_cast<loff_t>(sizeof h);
   std::size_t moved = 0;
-  const char* what = "splice";
+  int splice_errno = 0;
   while (moved < chunk) {
     ssize_t n = ::splice(fifo, nullptr, fd, &out, chunk - moved, SPLICE_F_NONBLOCK);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // only this reader drains the FIFO: not expected
+    if (n < 0) splice_errno = errno;
+    if (n <= 0) break;
     moved += static_cast<std::size_t>(n);
   }
-  if (moved == chunk) {
-    LogTrailer t{h.len, kLogMagic};
-    if (::pwrite(fd, &t, sizeof t, out) == static_cast<ssize_t>(sizeof t)) {
-      lf.size += static_cast<std::int64_t>(chunk + kLogOverhead);
-      return chunk;
+  if (moved == 0) {
+    // Nothing left the FIFO: EAGAIN (the container read its own FIFO after FIONREAD), or a
+    // file system without splice support, or the file refused the data.
+    if (::ftruncate(fd, size) != 0) drop_fd = true;
+    if (splice_errno == EINVAL) {
+      no_splice = true;
+    } else if (splice_errno != 0 && splice_errno != EAGAIN) {
+      err = std::string("log splice ") + log_path(lf.dir, 0) + ": " + errno_text(splice_errno);
     }
-    what = "write";
+    return 0;
   }
-  // Keep the file a sequence of whole records; what left the FIFO is lost, as when a write fails.
-  err = std::string("log ") + what + " " + log_path(lf.dir, 0) + ": " +
-        (errno != 0 ? errno_text(errno) : std::string("short transfer"));
-  if (::ftruncate(fd, lf.size) != 0) lf.fd.reset();
+  if (moved < chunk && (splice_errno == 0 || splice_errno == EAGAIN)) {
+    // Less than FIONREAD said (the container read some back): a record of what did arrive.
+    h.len = static_cast<std::uint32_t>(moved);
+    if (::pwrite(fd, &h, sizeof h, size) != static_cast<ssize_t>(sizeof h)) {
+      fail("write", errno != 0 ? errno : ENOSPC);
+      return moved;  // what left the FIFO is lost, as when a write fails
+    }
+  } else if (moved < chunk) {
+    fail("splice", splice_errno);  // the file refused the rest: what left the FIFO is lost
+    return moved;
+  }
+  LogTrailer t{h.len, kLogMagic};
+  if (::pwrite(fd, &t, sizeof t, out) != static_cast<ssize_t>(sizeof t)) {
+    fail("write", errno != 0 ? errno : ENOSPC);
+    return moved;
+  }
+  size += static_cast<std::int64_t>(moved + kLogOverhead);
   return moved;
 }
 
@@ -293,25 +327,36 @@ std::size_t splice_record(LogFile& lf, int fifo, int stream, std::int64_t ts, st
 
 rt::Task<std::size_t> log_splice(Container& c, int stream, int fifo) {
   std::shared_ptr<LogFile> lf = c.log;  // kept alive across the awaits
-  if (!lf || !lf->opt.enabled || !lf->fd) co_return 0;
+  if (!lf || !lf->opt.enabled || !lf->fd || lf->no_splice) co_return 0;
   while (lf->busy) co_await lf->idle.wait();
-  if (!lf->fd) co_return 0;
+  if (!lf->fd || !c.attachers.empty()) co_return 0;  // a client attached while we waited
   lf->busy = true;
-  LogFile* p = lf.get();
+  lf->attached.store(false);
+  const LogFile* p = lf.get();
+  std::int64_t size = lf->size;
   std::string err;
+  bool drop_fd = false, no_splice = false;
   // A writer that keeps the pipe busy gets several records per trip to the worker (each with
-  // its own time stamp), up to kSpliceTrip bytes, so the loop is not woken per record.
-  std::size_t moved = co_await rt::offload([p, fifo, stream, &err] {
+  // its own time stamp), up to kSpliceTrip bytes, so the loop is not woken per record. A client
+  // attaching ends the trip after the current record.
+  std::size_t moved = co_await rt::offload([p, &size, fifo, stream, &err, &drop_fd, &no_splice] {
     std::size_t total = 0;
-    while (total < kSpliceTrip && err.empty()) {
+    while (total < kSpliceTrip && err.empty() && !drop_fd && !no_splice && !p->attached.load()) {
       errno = 0;
-      std::size_t n = splice_record(*p, fifo, stream, now_ns(), err);
+      std::size_t n = splice_record(*p, size, fifo, stream, now_ns(), err, drop_fd, no_splice);
       if (n == 0) break;
       total += n;
     }
     return total;
   });
+  lf->size = size;
   if (!err.empty()) log_line("container " + c.id.substr(0, 12) + ": " + err);
+  if (no_splice) lf->no_splice = true;
+  if (drop_fd) {
+    log_line("container " + c.id.substr(0, 12) + ": " + log_path(lf->dir, 0) +
+             " could not be cut back to whole records; log capture stopped");
+    lf->fd.reset();
+  }
   lf->busy = false;
   lf->idle.notify_all();
   co_return moved;
@@ -540,6 +585,7 @@ struct Cursor {
 rt::Task<void> read_forward(Cursor& cur, Output& out, const std::string& path) {
   std::vector<char> buf(2 * (kCaptureChunk + kLogOverhead));
   std::size_t have = 0;
+  bool reread = false;  // a record whose trailer did not match was read again from the file
   for (;;) {
     int n = co_await rt::read(cur.fd.get(), buf.data() + have, static_cast<unsigned>(buf.size() - have),
                               cur.off + have);
@@ -555,6 +601,19 @@ rt::Task<void> read_forward(Cursor& cur, Output& out, const std::string& path) {
         co_return;
       }
       if (have - pos < h.len + kLogOverhead) break;
+      LogTrailer t;
+      std::memcpy(&t, buf.data() + pos + sizeof h + h.len, sizeof t);
+      if (t.magic != kLogMagic || t.len != h.len) {
+        // A record cut by a failed write and replaced while we read: read it again, once.
+        if (reread) {
+          log_line("containers: corrupt log record in " + path + " at " + std::to_string(cur.off + pos));
+          co_return;
+        }
+        reread = true;
+        have = pos;  // drop the bytes from this record on
+        break;
+      }
+      reread = false;
       out.record(h.ts_ns, h.stream, std::string_view(buf.data() + pos + sizeof h, h.len));
       pos += h.len + kLogOverhead;
     }

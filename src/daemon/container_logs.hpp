@@ -34,6 +34,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -104,6 +105,10 @@ struct LogFile {
   std::int64_t size = 0;         // bytes of complete records in fd
   std::uint64_t generation = 0;  // rotations so far (a follower reading an older file catches up)
   bool busy = false;             // a write or rotation is in flight
+  bool no_splice = false;        // the file system refused splice(2): read and write instead
+  // Set on the loop when a client attaches: a worker splicing records stops after the current
+  // one, so what follows reaches the client.
+  std::atomic<bool> attached{false};
   rt::Notifier idle;
 };
 std::string log_path(const std::string& dir, int index);  // 0: container.log, n: container.log.n
