@@ -41,10 +41,7 @@ using nlohmann::json;
 
 rt::Task<void> ContainerService::record(Container& c, int stream, std::string_view data) {
   co_await log_append(c, stream, data);  // container_logs.cpp: the file, rotation
-  if (engine_metrics_ != nullptr) {
-    engine_metrics_->observe_log(stream == kStderr ? "stderr" : "stdout", data.size());
-  }
-  c.output.notify_all();
+  output_logged(c, stream, data.size());
   if (c.attachers.empty()) co_return;
   std::string frame;
   auto attachers = c.attachers;  // an attacher may leave while we send
@@ -70,10 +67,13 @@ rt::Task<void> ContainerService::record(Container& c, int stream, std::string_vi
 rt::Task<std::size_t> ContainerService::record_spliced(Container& c, int stream, int fifo) {
   if (!c.attachers.empty()) co_return 0;  // attached clients need the bytes in hand
   std::size_t n = co_await log_splice(c, stream, fifo);  // container_logs.cpp
-  if (n == 0) co_return 0;
-  if (engine_metrics_ != nullptr) engine_metrics_->observe_log(stream == kStderr ? "stderr" : "stdout", n);
-  c.output.notify_all();
+  if (n != 0) output_logged(c, stream, n);
   co_return n;
+}
+
+void ContainerService::output_logged(Container& c, int stream, std::size_t bytes) {
+  if (engine_metrics_ != nullptr) engine_metrics_->observe_log(stream == kStderr ? "stderr" : "stdout", bytes);
+  c.output.notify_all();  // `logs -f` followers read on
 }
 
 rt::Task<void> ContainerService::wait(std::string name, std::string condition, http::ResponseWriter& w) {

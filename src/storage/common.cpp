@@ -154,10 +154,11 @@ bool is_mount_point(const std::string& path) {
 namespace {
 // chattr +T: ext2/3/4's Orlov allocator treats the directory as the top of unrelated
 // hierarchies and spreads its subdirectories (one per layer or container) over block groups
-// instead of packing them next to their parent. Each layer's files then come from a group of
-// their own: faster allocation, and no walk over the inodes freed by a recent rmi (ext4 without
-// a journal skips recently deleted inodes one by one). Best effort: btrfs, xfs and tmpfs
-// don't have the flag, and nothing depends on it.
+// instead of packing them next to their parent, so a layer's files mostly come from a group of
+// their own rather than the crowded parent group, where ext4 without a journal walks over the
+// inodes a recent rmi freed one by one (pull 0.59 -> 0.52 s on this VM; Orlov picks the group
+// with the fewest directories, so an emptied group can still be chosen again). Best effort:
+// btrfs, xfs and tmpfs don't have the flag, and nothing depends on it.
 void mark_top_dir(int fd) {
   int flags = 0;
   if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0 || (flags & FS_TOPDIR_FL) != 0) return;

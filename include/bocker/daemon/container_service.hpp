@@ -93,6 +93,7 @@ class ContainerService final : public api::ContainerBackend {
   // The FIFO's queued bytes straight into the log (log_splice) when nobody is attached; 0: not
   // done, read the FIFO and record() what it gives.
   rt::Task<std::size_t> record_spliced(Container& c, int stream, int fifo);
+  void output_logged(Container& c, int stream, std::size_t bytes);  // metrics, wake followers
   rt::Task<void> save(Container& c);
   rt::Task<void> destroy(Container& c);
   rt::Task<void> release_cgroup(Container& c);  // kill what is left, remove; failures logged
