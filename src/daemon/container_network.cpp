@@ -1,5 +1,5 @@
-// Containers' networking: bridge endpoints, addresses, port mappings (DNAT + a userland TCP
-// proxy on the loop), and the NetworkSettings inspect and ps show. See container_network.hpp.
+// Containers' networking: bridge endpoints, addresses, port mappings (DNAT + the userland TCP
+// proxy and UDP relay of port_proxy.cpp), and the NetworkSettings inspect and ps show. See container_network.hpp.
 #include "container_network.hpp"
 
 #include <arpa/inet.h>
@@ -27,6 +27,7 @@
 #include "bocker/runtime/io.hpp"
 #include "bocker/runtime/offload.hpp"
 #include "container_record.hpp"
+#include "port_proxy.hpp"
 
 namespace bocker::daemon {
 
@@ -180,58 +181,6 @@ void lo_up(pid_t pid) {
   if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) != 0) throw SystemError(errno, "get flags of lo in", path);
   ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
   if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) != 0) throw SystemError(errno, "set lo up in", path);
-}
-
-// One direction of a proxied connection: splices until EOF, then half-closes the other side.
-// On an error both sockets are shut down so the opposite direction ends too.
-rt::Task<void> pump(int from, int to) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) {
-    ::shutdown(from, SHUT_RDWR);
-    ::shutdown(to, SHUT_RDWR);
-    co_return;
-  }
-  Fd r(p[0]), w(p[1]);
-  for (;;) {
-    long n = co_await rt::splice_through(from, to, r.get(), w.get(), 64 * 1024);
-    if (n == -EINTR || n == -EAGAIN) continue;
-    if (n == 0) {
-      ::shutdown(to, SHUT_WR);
-      break;
-    }
-    if (n < 0) {
-      ::shutdown(from, SHUT_RDWR);
-      ::shutdown(to, SHUT_RDWR);
-      break;
-    }
-  }
-}
-
-rt::Task<void> proxy_connection(int client_fd, sockaddr_in target) {
-  Fd client(client_fd);
-  Fd up(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!up) co_return;
-  int rc = co_await rt::connect(up.get(), reinterpret_cast<const sockaddr*>(&target), sizeof target)
-               .timeout(std::chrono::seconds(10));
-  if (rc < 0) co_return;  // the client sees the connection closed, as with docker-proxy
-  std::vector<rt::Task<void>> both;
-  both.push_back(pump(client.get(), up.get()));
-  both.push_back(pump(up.get(), client.get()));
-  co_await rt::when_all(std::move(both));
-}
-
-rt::Task<void> accept_loop(int listen_fd, sockaddr_in target, rt::TaskScope& conns) {
-  for (;;) {
-    int fd = co_await rt::accept(listen_fd);
-    if (fd == -ECANCELED || fd == -EBADF || fd == -EINVAL) break;
-    if (fd < 0) {
-      if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
-        if (!co_await rt::sleep_for(std::chrono::milliseconds(100))) break;
-      }
-      continue;
-    }
-    conns.spawn(proxy_connection(fd, target));
-  }
 }
 
 container::SpawnError spawn_error(const std::string& msg) {
@@ -533,12 +482,13 @@ rt::Task<void> NetworkManager::activate(Container& c) {
   std::shared_ptr<ContainerNet> st = c.net;
   if (!st) co_return;
   for (std::size_t i = 0; i < st->ports.size(); ++i) {
-    if (st->ports[i].proto != net::Proto::kTcp) continue;  // UDP: DNAT only, the socket just holds the port
     sockaddr_in target{};
     target.sin_family = AF_INET;
     target.sin_port = htons(st->ports[i].container_port);
     target.sin_addr.s_addr = st->address.to_be();
-    st->proxies.spawn(accept_loop(st->listeners[i].get(), target, st->proxies));
+    int fd = st->listeners[i].get();
+    st->proxies.spawn(st->ports[i].proto == net::Proto::kTcp ? tcp_proxy(fd, target, st->proxies)
+                                                             : udp_proxy(fd, target, st->proxies));
   }
   // network.json: what a re-adopting daemon needs (the chosen host ports are not in the config).
   std::string path = c.dir + "/network.json";

@@ -1,8 +1,8 @@
 // Internal to the daemon: containers' networking. The bridge (net::ensure_bridge), one address
 // per running container from a persistent allocator (<root>/network/<bridge>/ipam.json), the veth
 // endpoint made while the child waits at its start gate, port mappings as nftables DNAT rules
-// plus a userland TCP proxy on the loop (for traffic to 127.0.0.1, which DNAT does not see), and
-// the NetworkSettings / Ports that inspect and ps show.
+// plus a userland TCP proxy and UDP relay on the loop (for traffic to 127.0.0.1, which DNAT does
+// not see; port_proxy.hpp), and the NetworkSettings / Ports that inspect and ps show.
 //
 // Lifecycle, as ContainerService calls it:
 //   create   -> validate_ports(body, host_config)         (400 for bad bindings, nothing changes)
@@ -59,11 +59,11 @@ struct ContainerNet {
   int prefix = 0;
   std::string mac;
   std::vector<PublishedPort> ports;
-  std::vector<Fd> listeners;  // one per port: TCP listeners (proxied), UDP sockets (held only)
+  std::vector<Fd> listeners;  // one per port: TCP listeners, UDP sockets; both proxied
   bool endpoint_made = false;
   bool dnat_added = false;
   bool closing = false;
-  rt::TaskScope proxies;  // accept loops and their connections
+  rt::TaskScope proxies;  // TCP accept loops and connections, UDP relays and flows
 };
 
 struct NetworkOptions {

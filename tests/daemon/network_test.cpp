@@ -2,8 +2,9 @@
 // test's own (bkd<pid>, 10.203.<n>.0/24, table bocker_bkd<pid>; both deleted in TearDown): two
 // containers reach each other and the host over the bridge, --network none has only lo (up),
 // --network host sees the host's links, rm leaves no veth and frees the address, -p to
-// 127.0.0.1 answered through the userland proxy, -P picks an ephemeral port, a taken port is
-// "already allocated" and leaves nothing, and a daemon killed with -9 sweeps at its next start.
+// 127.0.0.1 answered through the userland proxy (TCP) and relay (UDP, a flow per client), -P
+// picks an ephemeral port, a taken port is "already allocated" and leaves nothing, and a daemon
+// killed with -9 sweeps at its next start.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -44,6 +45,36 @@ std::uint16_t free_port() {
   if (fd >= 0) ::close(fd);
   return p;
 }
+
+// A UDP socket on 127.0.0.1 (any port) that sends `msg` to 127.0.0.1:port until a datagram
+// comes back (the server in the container takes a moment to start) and returns it with the
+// port it came from; "" when nothing came within ~10 s.
+struct UdpClient {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ~UdpClient() {
+    if (fd >= 0) ::close(fd);
+  }
+  std::string ask(std::uint16_t port, const std::string& msg, std::uint16_t* from_port) {
+    timeval tv{0, 200000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < 50; ++i) {
+      ::sendto(fd, msg.data(), msg.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+      char buf[65536];
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n > 0) {
+        *from_port = ntohs(from.sin_port);
+        return std::string(buf, static_cast<std::size_t>(n));
+      }
+    }
+    return "";
+  }
+};
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
@@ -264,6 +295,40 @@ TEST_F(Network, PublishToLoopbackIsAnsweredThroughTheProxy) {
   int fd = listen_on("127.0.0.1", &again);
   EXPECT_GE(fd, 0) << "port " << port << " still held after stop";
   if (fd >= 0) ::close(fd);
+}
+
+TEST_F(Network, UdpPublishedToLoopbackIsRelayedPerClient) {
+  std::uint16_t port = free_port();
+  std::string ps = std::to_string(port);
+  // Two busybox `nc -u -l` bound to the same port (SO_REUSEADDR): each connects to the first
+  // peer it hears from and echoes it, so two clients need two relay flows to both be answered.
+  auto r = docker("run -d -p 127.0.0.1:" + ps + ":53/udp alpine sh -c 'nc -u -l -p 53 -e cat & exec nc -u -l -p 53 -e cat'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::string id = trim(r.out);
+  UdpClient a, b;
+  ASSERT_GE(a.fd, 0);
+  ASSERT_GE(b.fd, 0);
+  std::uint16_t from = 0;
+  EXPECT_EQ(a.ask(port, "from a 1\n", &from), "from a 1\n");
+  EXPECT_EQ(from, port) << "replies come from the published port";
+  from = 0;
+  EXPECT_EQ(b.ask(port, "from b 1\n", &from), "from b 1\n");
+  EXPECT_EQ(from, port);
+  std::string big(1200, 'x');
+  EXPECT_EQ(a.ask(port, big + "\n", &from), big + "\n");
+  EXPECT_EQ(b.ask(port, "from b 2\n", &from), "from b 2\n");
+  json ports = inspect(id)["NetworkSettings"]["Ports"];
+  EXPECT_EQ(ports, json::parse(R"({"53/udp":[{"HostIp":"127.0.0.1","HostPort":")" + ps + R"("}]})"));
+  // Stop: the relay, its flows and the held port go.
+  ASSERT_EQ(docker("stop -t 1 " + id).status, 0);
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_port = htons(port);
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof at), 0) << "udp port " << port << " still held after stop";
+  ::close(fd);
 }
 
 TEST_F(Network, PublishAllGetsAnEphemeralPort) {
