@@ -17,9 +17,11 @@
 //  - lost: output still in a FIFO when the container exits while no daemon runs (the last fd of
 //    the pipe closes and the kernel frees its buffer); with kill -9 only (not SIGTERM), the one
 //    chunk per stream (<= 1 MiB) the daemon had read but not yet written to the file.
-//  - -t containers use a pty whose master the daemon holds: it closes with the daemon, so the
-//    container's terminal hangs up (SIGHUP to its session). A -t container is adopted when it
-//    survives that, but its output is no longer captured and it has no stdin.
+//  - -t containers use a pty whose master the daemon reads; a copy is held by the fd keeper
+//    (fd_keeper.hpp), so the terminal does not hang up with the daemon. What the container
+//    writes meanwhile waits in the pty (a few KiB, then its write blocks) and a restarted daemon
+//    takes the master back and captures on; stdin and attach work again. Lost: output written
+//    by a -t container that exits while no daemon runs (the keeper lets go of a hung-up pty).
 //  - stdin (-i) is a pipe the daemon writes: the container sees EOF on it when the daemon dies.
 // The alternative with no blocking at all, the container writing straight into a file that the
 // daemon indexes, loses per-line timestamps (and the stream split needs two files) and lets a

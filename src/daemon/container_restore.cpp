@@ -28,6 +28,7 @@
 #include "bocker/runtime/offload.hpp"
 #include "bocker/runtime/scope.hpp"
 #include "container_logs.hpp"
+#include "fd_keeper.hpp"
 
 namespace bocker::daemon {
 
@@ -73,13 +74,16 @@ rt::ExitStatus decode(int status) {
   return st;
 }
 
+std::string terminal_key(const Container& c) { return "pty:" + c.id; }
+
 constexpr const char* kLostWhileDown = "exit status lost: the process ended while the daemon was down";
 constexpr const char* kLostAdopted =
     "exit status lost: the process was re-adopted after a daemon restart and reaped by its new parent";
 
-// Blocking. Re-adopts c's process if it is still the one recorded: pidfd, cgroup, FIFOs, log
-// file. Else fills in the exit (status from a zombie when there is one).
-bool adopt(Container& c, cgroup::Manager* mgr) {
+// Blocking. Re-adopts c's process if it is still the one recorded: pidfd, cgroup, FIFOs (or the
+// pty master the fd keeper kept), log file. Else fills in the exit (status from a zombie when
+// there is one).
+bool adopt(Container& c, cgroup::Manager* mgr, FdKeeper& keeper) {
   Fd pfd;
   ProcStat ps;
   if (c.pid > 0 && c.pid_start != 0) {
@@ -121,6 +125,14 @@ bool adopt(Container& c, cgroup::Manager* mgr) {
     if (!c.tty()) reopen_capture(c.dir, c.out_r, c.err_r);
   } catch (const std::exception& e) {
     log_line("container " + short_id + ": re-adopted without log capture: " + e.what());
+  }
+  if (c.tty()) {
+    c.pty_master = keeper.take(terminal_key(c));
+    if (c.pty_master) {
+      c.stdin_w.reset(::fcntl(c.pty_master.get(), F_DUPFD_CLOEXEC, 3));
+    } else {
+      log_line("container " + short_id + ": re-adopted without its terminal (the fd keeper has none)");
+    }
   }
   log_line("container " + short_id + ": re-adopted pid " + std::to_string(c.pid));
   return true;
@@ -224,6 +236,27 @@ rt::Task<void> ContainerService::supervisor(Container& c) {
   }
 }
 
+rt::Task<void> ContainerService::keep_terminal(Container& c) {
+  FdKeeper* keeper = keeper_.get();
+  std::string key = terminal_key(c);
+  int master = c.pty_master.get();
+  int started = co_await rt::offload([keeper, &key, master] {
+    try {
+      return keeper->put(key, master).release();
+    } catch (const std::exception& e) {
+      log_line("container " + key.substr(4, 12) + ": its terminal will not outlive this daemon: " + e.what());
+      return -1;
+    }
+  });
+  if (started < 0) co_return;
+  supervisors_.spawn([](Fd pidfd) -> rt::Task<void> {  // the keeper is our child: reap it
+    try {
+      co_await rt::wait_exit(pidfd.get());
+    } catch (const std::exception&) {  // daemon shutdown: the keeper stays for the next daemon
+    }
+  }(Fd(started)));
+}
+
 rt::Task<void> ContainerService::restore() {
   std::vector<Container*> running;
   for (auto& [id, c] : by_id_) {
@@ -231,8 +264,9 @@ rt::Task<void> ContainerService::restore() {
   }
   cgroup::Manager* mgr = cgroups_.get();
   std::vector<Container*> adopted, dead;
+  FdKeeper* keeper = keeper_.get();
   for (Container* c : running) {
-    bool alive = co_await rt::offload([c, mgr] { return adopt(*c, mgr); });
+    bool alive = co_await rt::offload([c, mgr, keeper] { return adopt(*c, mgr, *keeper); });
     (alive ? adopted : dead).push_back(c);
   }
   // Leftover cgroups: those of containers that died while the daemon was down are emptied and

@@ -3,6 +3,7 @@
 #include "container_record.hpp"
 #include "container_network.hpp"
 #include "container_logs.hpp"
+#include "fd_keeper.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -52,6 +53,7 @@ ContainerService::ContainerService(std::string root, ImageService& images)
   images_.image_in_use = [this](const std::string& id) { return image_in_use(id); };
   images_.settle_containers = [this] { return settle(); };
   network_ = std::make_unique<NetworkManager>();  // bridge set up by configure_network()
+  keeper_ = std::make_unique<FdKeeper>(root_.substr(0, root_.rfind('/')));  // root_ is <root>/containers
   // Leftover cgroups are swept by restore(), once it knows which containers still run.
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
@@ -397,7 +399,8 @@ rt::Task<void> ContainerService::start(std::string name) {
   c.finished_ns = 0;
   if (tty) {
     pty_slave.reset();
-    c.stdin_w.reset(::dup(c.pty_master.get()));
+    c.stdin_w.reset(::fcntl(c.pty_master.get(), F_DUPFD_CLOEXEC, 3));
+    co_await keep_terminal(c);
   } else if (open_stdin) {
     c.stdin_w = std::move(in.w);
   }

@@ -40,6 +40,25 @@ bool alive(pid_t pid) {
   return !st.empty() && st.find(") Z") == std::string::npos;
 }
 
+// Pids of fd keepers (`bockerd --fd-keeper`) whose parent is `parent`.
+std::vector<pid_t> keepers_of(pid_t parent) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmd = read_file(e.path().string() + "/cmdline");
+    if (cmd != std::string("bockerd\0--fd-keeper\0", 20)) continue;
+    std::string st = read_file(e.path().string() + "/stat");
+    std::istringstream in(st.substr(st.rfind(')') + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    in >> state >> ppid;
+    if (ppid == parent && state != 'Z') out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
 class LiveRestore : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -182,6 +201,41 @@ TEST_F(LiveRestore, Kill9With20WritingContainersKeepsEveryLineOfEach) {
     EXPECT_TRUE(cgroup_dirs(ids[i]).empty()) << "c" << i;
   }
   EXPECT_EQ(run(d_->bocker("rm" + names)).status, 0);
+}
+
+TEST_F(LiveRestore, Kill9KeepsATtyContainersTerminalAndOutput) {
+  // Without the fd keeper the pty master dies with the daemon: the shell gets SIGHUP and exits 9.
+  auto r = run(d_->bocker("run -d -t --network none --name tty alpine sh -c "
+                          "'trap \"exit 9\" HUP; i=0; while true; do echo line $i; i=$((i+1)); sleep 0.05; done'"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::this_thread::sleep_for(1s);
+  json before = inspect("tty");
+  ASSERT_TRUE(before.is_object());
+  int pid = before["State"]["Pid"];
+  long before_lines = contiguous_lines("tty");
+  EXPECT_GE(before_lines, 5);
+  std::vector<pid_t> keepers = keepers_of(d_->pid());
+  ASSERT_EQ(keepers.size(), 1U) << "one fd keeper, the daemon's child";
+  d_->kill9();
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(::kill(pid, 0), 0) << "the container's terminal did not hang up";
+  ASSERT_EQ(d_->start(), "");
+  json after = inspect("tty");
+  EXPECT_EQ(after["State"]["Status"], "running");
+  EXPECT_EQ(after["State"]["Pid"], pid);
+  std::this_thread::sleep_for(500ms);
+  long after_lines = contiguous_lines("tty");
+  EXPECT_GE(after_lines, before_lines + 40) << "the lines written during the outage and after it are captured";
+  auto stop = run("timeout 30 env " + d_->bocker("stop -t 1 tty"));
+  EXPECT_EQ(stop.status, 0) << stop.out;
+  EXPECT_EQ(run(d_->bocker("rm tty")).status, 0);
+  // The keeper lets go of a terminal nobody uses any more, and then exits.
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    gone = !alive(keepers[0]);
+    if (!gone) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(gone) << "fd keeper " << keepers[0] << " still runs";
 }
 
 TEST_F(LiveRestore, ContainerExitingWhileTheDaemonIsDownIsExitedAndItsCgroupSwept) {

@@ -30,6 +30,7 @@ class ImageService;
 struct Container;
 struct Exec;
 class NetworkManager;
+class FdKeeper;
 
 class ContainerService final : public api::ContainerBackend {
  public:
@@ -89,6 +90,9 @@ class ContainerService final : public api::ContainerBackend {
   Container& find(const std::string& name_or_id) const;
   rt::Task<void> supervise(Container& c);
   rt::Task<void> supervisor(Container& c);  // capture, supervise, drain, destroy (container_restore.cpp)
+  // container_restore.cpp: a -t container's pty master also goes to the fd keeper, so its
+  // terminal outlives a daemon restart (fd_keeper.hpp); failures are logged.
+  rt::Task<void> keep_terminal(Container& c);
   rt::Task<void> record(Container& c, int stream, std::string_view data);
   // The FIFO's queued bytes straight into the log (log_splice) when nobody is attached; 0: not
   // done, read the FIFO and record() what it gives.
@@ -124,6 +128,7 @@ class ContainerService final : public api::ContainerBackend {
   std::unique_ptr<cgroup::Manager> cgroups_;  // null when the host has no usable cgroups
   std::set<std::string> cgroup_parents_;      // <hierarchy>/bocker dirs, removed at shutdown when empty
   std::unique_ptr<NetworkManager> network_;  // container_network.cpp
+  std::unique_ptr<FdKeeper> keeper_;         // -t containers' pty masters across restarts
   const metrics::EngineMetrics* engine_metrics_ = nullptr;  // null: not measured
   volume::Store* volumes_ = nullptr;                        // container_volumes.cpp
   int pending_teardowns_ = 0;      // --rm cleanups still running (container_autoremove.cpp)

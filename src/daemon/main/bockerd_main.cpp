@@ -12,9 +12,12 @@
 #include "bocker/runtime/error.hpp"
 #include "bocker/runtime/loop.hpp"
 #include "bocker/runtime/process.hpp"
+#include "../fd_keeper.hpp"
 
 int main(int argc, char** argv) {
   using namespace bocker;
+  // The fd keeper (src/daemon/fd_keeper.hpp): started by bockerd itself, never by hand.
+  if (argc == 2 && std::string(argv[1]) == "--fd-keeper") return daemon::fd_keeper_main();
   daemon::Config cfg;
   try {
     cfg = daemon::parse_args(std::vector<std::string>(argv + 1, argv + argc));
