@@ -205,6 +205,28 @@ class V1Cgroup final : public Cgroup {
 
   std::vector<pid_t> pids() const override { return detail::read_pids(primary_ + "/cgroup.procs"); }
 
+  void set_frozen(bool on) override {
+    auto d = dir_of("freezer");
+    if (!d) throw Error(Error::Kind::kUnsupported, "cgroup " + rel_ + ": no freezer hierarchy on this host");
+    std::string state = *d + "/freezer.state";
+    write_value(state, on ? "FROZEN" : "THAWED");
+    if (!on) return;
+    auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (!frozen()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        detail::try_write_value(state, "THAWED");
+        throw Error(Error::Kind::kTimeout, "cgroup " + state + " still FREEZING after 2s; thawed again");
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+
+  bool frozen() const override {
+    auto d = dir_of("freezer");
+    auto s = d ? read_optional(*d + "/freezer.state") : std::nullopt;
+    return s && detail::trim(*s) == "FROZEN";
+  }
+
   void kill_all(int sig) override {
     auto deadline = std::chrono::steady_clock::now() + 5s;
     for (;;) {

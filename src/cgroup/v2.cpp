@@ -111,6 +111,27 @@ class V2Cgroup final : public Cgroup {
 
   std::vector<pid_t> pids() const override { return detail::read_pids(dir_ + "/cgroup.procs"); }
 
+  void set_frozen(bool on) override {
+    write("cgroup.freeze", on ? "1" : "0");
+    if (!on) return;
+    auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (!frozen()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        detail::try_write_value(dir_ + "/cgroup.freeze", "0");
+        throw Error(Error::Kind::kTimeout, "cgroup " + dir_ + " not frozen 2s after cgroup.freeze=1; thawed again");
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+
+  // cgroup.events' "frozen 1" is the kernel's word that every task stopped; cgroup.freeze only
+  // says what was asked.
+  bool frozen() const override {
+    auto events = read_optional(dir_ + "/cgroup.events");
+    if (!events) return false;
+    return ("\n" + *events).find("\nfrozen 1") != std::string::npos;
+  }
+
   void kill_all(int sig) override {
     std::string kill_file = dir_ + "/cgroup.kill";
     if (sig == SIGKILL && detail::exists(kill_file)) {

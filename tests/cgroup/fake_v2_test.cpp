@@ -259,6 +259,29 @@ TEST_F(FakeV2, KillAllOtherSignalsFreezesSignalsAndThaws) {
   EXPECT_EQ(slurp(d / "cgroup.kill"), "");     // only SIGKILL uses cgroup.kill
 }
 
+TEST_F(FakeV2, FreezeWritesCgroupFreezeAndWaitsForTheKernelsFrozenEvent) {
+  auto m = Manager::v2_at(root_, "bocker-test");
+  auto cg = create_populated(*m, "c1");
+  fs::path d = root_ / "bocker-test" / "c1";
+  put(d / "cgroup.events", "populated 1\nfrozen 1\n");  // what the kernel shows once every task stopped
+  cg->set_frozen(true);
+  EXPECT_EQ(slurp(d / "cgroup.freeze"), "1");
+  EXPECT_TRUE(cg->frozen());
+  put(d / "cgroup.events", "populated 1\nfrozen 0\n");
+  cg->set_frozen(false);
+  EXPECT_EQ(slurp(d / "cgroup.freeze"), "0");
+  EXPECT_FALSE(cg->frozen());
+  // The "kernel" never reports frozen: an error after ~2 s, and the cgroup is thawed again.
+  try {
+    cg->set_frozen(true);
+    FAIL() << "set_frozen(true) returned without the frozen event";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::kTimeout);
+    EXPECT_THAT(e.what(), HasSubstr("thawed again"));
+  }
+  EXPECT_EQ(slurp(d / "cgroup.freeze"), "0");
+}
+
 TEST_F(FakeV2, DirFdForCloneIsTheCgroupDirectory) {
   auto m = Manager::v2_at(root_, "bocker-test");
   auto cg = m->create("c1");

@@ -401,6 +401,36 @@ TEST_F(CgroupV1, KillAllDeliversOtherSignalsOnce) {
   }
 }
 
+TEST_F(CgroupV1, FreezeStopsTheProcessesAndThawResumesThem) {
+  Cgroup& cg = make();
+  if (!fs::exists(dir(cg, "freezer") + "/freezer.state")) GTEST_SKIP() << "no freezer hierarchy";
+  // The child counts in shared memory; frozen, the count stands still.
+  void* shared = ::mmap(nullptr, sizeof(std::atomic<long>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(shared, MAP_FAILED);
+  auto* counter = new (shared) std::atomic<long>(0);  // lock-free: shared across fork
+  Child child([counter](int) {
+    for (;;) counter->fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  });
+  cg.add_process(child.pid());
+  child.start();
+  while (counter->load() == 0) std::this_thread::yield();
+  EXPECT_FALSE(cg.frozen());
+  cg.set_frozen(true);
+  EXPECT_TRUE(cg.frozen());
+  EXPECT_EQ(trimmed(dir(cg, "freezer") + "/freezer.state"), "FROZEN");
+  long a = counter->load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(counter->load(), a) << "a frozen process made progress";
+  cg.set_frozen(false);
+  EXPECT_FALSE(cg.frozen());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GT(counter->load(), a) << "the thawed process runs again";
+  cg.kill_all(SIGKILL);
+  child.wait();
+  ::munmap(shared, sizeof(std::atomic<long>));
+}
+
 TEST_F(CgroupV1, RemoveWhileBusyFailsThenSucceeds) {
   Cgroup& cg = make();
   Child child([](int) {

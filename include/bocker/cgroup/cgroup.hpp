@@ -55,6 +55,13 @@ class Cgroup {
   // Sends `sig` to every process. For SIGKILL it waits (up to ~5 s) until the cgroup is empty
   // (v2 uses cgroup.kill when the kernel has it; v1 freezes, kills and thaws until empty).
   virtual void kill_all(int sig) = 0;
+  // docker pause / unpause: freezes or thaws every process, waiting (up to ~2 s) until the kernel
+  // reports the cgroup frozen (v1 freezer.state FROZEN, v2 "frozen 1" in cgroup.events); if it
+  // does not get there, the cgroup is thawed again and an error says so. Throws when there is no
+  // freezer (v1 without a freezer hierarchy).
+  virtual void set_frozen(bool frozen) = 0;
+  // Whether the cgroup is frozen now (the kernel's state, which outlives a daemon restart).
+  virtual bool frozen() const = 0;
   // rmdir in every hierarchy once the processes are gone; EBUSY is retried briefly, then an error.
   // A directory that is already gone is fine.
   virtual void remove() = 0;
