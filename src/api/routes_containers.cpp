@@ -1,4 +1,4 @@
-// Container routes: create, start, stop, kill, restart, wait, attach, logs, list, inspect,
+// Container routes: create, start, stop, kill, pause, unpause, restart, wait, attach, logs, list, inspect,
 // delete, resize, exec, stats, commit. Argument parsing here; behaviour in the ContainerBackend.
 #include <string>
 #include <vector>
@@ -71,6 +71,16 @@ rt::Task<void> restart(ContainerBackend& b, http::Request& req, http::ResponseWr
 
 rt::Task<void> kill(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
   co_await b.kill(req.param("id"), req.query_value("signal", "KILL"));
+  co_await w.send(http::Response::empty(204));
+}
+
+rt::Task<void> pause(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
+  co_await b.pause(req.param("id"));
+  co_await w.send(http::Response::empty(204));
+}
+
+rt::Task<void> unpause(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
+  co_await b.unpause(req.param("id"));
   co_await w.send(http::Response::empty(204));
 }
 
@@ -177,6 +187,8 @@ void add_container_routes(http::Router& r, ContainerBackend& b) {
   r.post("/containers/{id}/stop", bind(stop));
   r.post("/containers/{id}/restart", bind(restart));
   r.post("/containers/{id}/kill", bind(kill));
+  r.post("/containers/{id}/pause", bind(pause));
+  r.post("/containers/{id}/unpause", bind(unpause));
   r.del("/containers/{id}", bind(remove));
   r.post("/containers/{id}/wait", bind(wait));
   r.post("/containers/{id}/attach", bind(attach));

@@ -52,8 +52,9 @@ void add_system_routes(http::Router& r, Context& ctx) {
     }
     if (ctx.containers != nullptr) {
       ctx.engine.containers = ctx.containers->count_all();
-      ctx.engine.running = ctx.containers->count_running();
-      ctx.engine.stopped = ctx.engine.containers - ctx.engine.running;
+      ctx.engine.paused = ctx.containers->count_paused();
+      ctx.engine.running = ctx.containers->count_running() - ctx.engine.paused;  // docker: running excludes paused
+      ctx.engine.stopped = ctx.engine.containers - ctx.engine.running - ctx.engine.paused;
     }
     return w.send(http::Response::json(200, info_json(ctx.host, ctx.engine)));
   });

@@ -71,6 +71,15 @@ int run_kill(Context& ctx) {
       ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/kill" + q)); });
 }
 
+int run_pause(Context& ctx) {
+  return for_each_container(ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/pause")); });
+}
+
+int run_unpause(Context& ctx) {
+  return for_each_container(
+      ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/unpause")); });
+}
+
 int run_rm(Context& ctx) {
   std::vector<std::pair<std::string, std::string>> q;
   if (ctx.flags.get_bool("force")) q.emplace_back("force", "1");
@@ -226,6 +235,22 @@ Command kill_command() {
                  .handler = run_kill};
 }
 
+Command pause_command() {
+  return Command{.name = "pause",
+                 .summary = "Pause all processes within one or more containers",
+                 .usage = "CONTAINER [CONTAINER...]",
+                 .min_args = 1,
+                 .handler = run_pause};
+}
+
+Command unpause_command() {
+  return Command{.name = "unpause",
+                 .summary = "Unpause all processes within one or more containers",
+                 .usage = "CONTAINER [CONTAINER...]",
+                 .min_args = 1,
+                 .handler = run_unpause};
+}
+
 Command rm_command() {
   return Command{.name = "rm",
                  .summary = "Remove one or more containers",
@@ -292,8 +317,9 @@ Command container_command() {
       .summary = "Manage containers",
       .usage = "COMMAND",
       .subcommands = {commit_command(), create_command(), exec_command(), inspect_command(), kill_command(),
-                      logs_command(), ls, port_command(), restart_command(), rm_command(), run_command(),
-                      start_command(), stats_command(), stop_command(), wait_command()}};
+                      logs_command(), ls, pause_command(), port_command(), restart_command(), rm_command(),
+                      run_command(), start_command(), stats_command(), stop_command(), unpause_command(),
+                      wait_command()}};
 }
 
 }  // namespace bocker::cli

@@ -20,6 +20,8 @@ Command info_command();
 Command inspect_command();
 Command kill_command();
 Command logs_command();
+Command pause_command();
+Command unpause_command();
 Command port_command();
 Command ps_command();
 Command restart_command();

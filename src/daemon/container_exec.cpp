@@ -99,6 +99,7 @@ std::pair<Container*, std::shared_ptr<Exec>> ContainerService::find_exec(const s
 rt::Task<std::string> ContainerService::exec_create(std::string name, api::ExecCreateRequest req) {
   Container& c = find(name);
   if (!c.running() || !c.pidfd) throw conflict("container " + c.id + " is not running");
+  if (c.paused) throw conflict("Container " + c.id + " is paused, unpause the container before exec");
   if (req.cmd.empty() || req.cmd[0].empty()) throw invalid("No exec command specified");
   for (const auto& e : req.env) {
     if (e.empty() || e[0] == '=' || e.find('=') == std::string::npos) {
@@ -243,6 +244,7 @@ rt::Task<void> ContainerService::exec_start(std::string exec_id, bool detach, ht
   Container& c = *cp;
   if (e->started) throw conflict("Error: Exec command " + e->id + " has already run");
   if (!c.running() || !c.pidfd) throw conflict("container " + c.id + " is not running");
+  if (c.paused) throw conflict("Container " + c.id + " is paused, unpause the container before exec");
   e->started = true;
 
   if (detach) {

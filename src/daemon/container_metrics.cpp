@@ -14,6 +14,7 @@ namespace {
 // Docker's State.Status for bocker's status ("created", "running", "restarting", "removing",
 // "exited"); anything else (which bocker never records) as "dead".
 std::string_view state_of(const Container& c) {
+  if (c.running() && c.paused) return "paused";
   for (std::string_view s : metrics::kContainerStates) {
     if (c.status == s) return s;
   }

@@ -48,7 +48,7 @@ rt::Task<json> ContainerService::list(bool all) {
   for (Container* c : cs) {
     std::string status;
     if (c->running()) {
-      status = "Up " + human_ago(c->started_ns);
+      status = "Up " + human_ago(c->started_ns) + (c->paused ? " (Paused)" : "");
     } else if (c->status == "created") {
       status = "Created";
     } else if (c->status == "restarting") {
@@ -64,7 +64,7 @@ rt::Task<json> ContainerService::list(bool all) {
                    {"ImageID", c->image_id},
                    {"Command", command},
                    {"Created", c->created_ns / 1'000'000'000},
-                   {"State", c->status == "removing" ? "removing" : c->status},
+                   {"State", c->running() && c->paused ? "paused" : c->status},
                    {"Status", status},
                    {"Ports", NetworkManager::ports(*c)},
                    {"Labels", c->config.value("Labels", json::object())},
@@ -88,9 +88,9 @@ rt::Task<json> ContainerService::inspect(std::string name) {
       {"Path", c.argv.empty() ? "" : c.argv[0]},
       {"Args", args},
       {"State",
-       {{"Status", c.status},
+       {{"Status", c.running() && c.paused ? "paused" : c.status},
         {"Running", c.running()},
-        {"Paused", false},
+        {"Paused", c.running() && c.paused},
         {"Restarting", c.status == "restarting"},
         {"OOMKilled", c.oom_killed},
         {"Dead", false},

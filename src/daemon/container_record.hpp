@@ -94,6 +94,7 @@ struct Container {
   std::int64_t started_ns = 0, finished_ns = 0;
   int restart_count = 0;
   bool manual_stop = false;  // stopped or killed through the API: no policy restart
+  bool paused = false;       // docker pause: its cgroup is frozen (still "running")
   std::string rootfs;
   std::string dir;
   std::vector<volume::MountPoint> mounts;  // container_volumes.cpp: binds, volumes, tmpfs
@@ -129,7 +130,7 @@ struct Container {
             {"Argv", argv},       {"Status", status},
             {"ExitCode", exit_code}, {"Pid", pid}, {"PidStartTime", pid_start},
             {"OOMKilled", oom_killed}, {"Error", error}, {"StartedAt", started_ns}, {"FinishedAt", finished_ns},
-            {"RestartCount", restart_count}, {"Rootfs", rootfs}, {"ManualStop", manual_stop},
+            {"RestartCount", restart_count}, {"Rootfs", rootfs}, {"ManualStop", manual_stop}, {"Paused", paused},
             {"Mounts", volume::mounts_to_json(mounts)}};
   }
 };

@@ -97,6 +97,7 @@ bool adopt(Container& c, cgroup::Manager* mgr, FdKeeper& keeper) {
   if (!pfd || !ps.exists || ps.start != c.pid_start || ps.state == 'Z' || ps.state == 'X') {
     bool zombie = pfd && ps.exists && ps.start == c.pid_start && ps.state == 'Z' && ps.exit_code >= 0;
     c.status = "exited";
+    c.paused = false;
     c.finished_ns = now_ns();
     if (zombie) {
       rt::ExitStatus st = decode(ps.exit_code);
@@ -120,6 +121,7 @@ bool adopt(Container& c, cgroup::Manager* mgr, FdKeeper& keeper) {
       log_line("container " + short_id + ": re-adopted without its cgroup: " + e.what());
     }
   }
+  c.paused = c.cg && c.cg->frozen();  // paused before the restart: the freezer says so
   try {
     open_log_file(c);
     if (!c.tty()) reopen_capture(c.dir, c.out_r, c.err_r);

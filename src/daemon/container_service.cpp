@@ -71,6 +71,7 @@ ContainerService::ContainerService(std::string root, ImageService& images)
       c->host_config = j.value("HostConfig", json::object());
       c->argv = j.value("Argv", std::vector<std::string>{});
       c->status = j.value("Status", "exited");
+      c->paused = j.value("Paused", false);  // restore() asks the kernel for running ones
       if (c->status == "removing") c->status = "exited";  // "running": restore() re-adopts or marks exited
       c->pid = j.value("Pid", 0);
       c->pid_start = j.value("PidStartTime", std::uint64_t{0});
@@ -124,6 +125,11 @@ bool ContainerService::image_in_use(const std::string& image_id) const {
 int ContainerService::count_running() const {
   int n = 0;
   for (const auto& [id, c] : by_id_) n += c->running() ? 1 : 0;
+  return n;
+}
+int ContainerService::count_paused() const {
+  int n = 0;
+  for (const auto& [id, c] : by_id_) n += c->running() && c->paused ? 1 : 0;
   return n;
 }
 int ContainerService::count_all() const { return static_cast<int>(by_id_.size()); }
@@ -484,6 +490,7 @@ rt::Task<void> ContainerService::destroy(Container& c) {
   co_await release_cgroup(c);
   co_await network_->teardown(c);  // proxies, DNAT rules, veth, address
   c.status = "exited";
+  c.paused = false;
   c.stdin_w.reset();
   c.pty_master.reset();
   co_await save(c);
@@ -521,6 +528,7 @@ rt::Task<void> ContainerService::stop(std::string name, int timeout_s) {
   }
   if (timed_out) {
     if (c.pidfd) rt::pidfd_kill(c.pidfd.get(), SIGKILL);
+    co_await thaw_for_kill(c);
     co_await waiter(c);
   }
 }
@@ -533,7 +541,37 @@ rt::Task<void> ContainerService::kill(std::string name, std::string signal) {
   if (!c.running() || !c.pidfd) throw conflict("Container " + c.id + " is not running");
   int rc = rt::pidfd_kill(c.pidfd.get(), sig);
   if (rc < 0 && rc != -ESRCH) throw SystemError(-rc, "kill", "container " + c.id);
-  co_return;
+  if (sig == SIGKILL) co_await thaw_for_kill(c);  // other signals wait for the unpause, as docker's
+}
+
+rt::Task<void> ContainerService::pause(std::string name) {
+  Container& c = find(name);
+  if (!c.running() || !c.pidfd) throw conflict("Container " + c.id + " is not running");
+  if (c.paused) throw conflict("Container " + c.id + " is already paused");
+  if (!c.cg) throw conflict("Container " + c.id + " has no cgroup to freeze (the host has no usable cgroups)");
+  co_await set_paused(c, true);
+}
+
+rt::Task<void> ContainerService::unpause(std::string name) {
+  Container& c = find(name);
+  if (!c.running() || !c.paused) throw conflict("Container " + c.id + " is not paused");
+  co_await set_paused(c, false);
+}
+
+rt::Task<void> ContainerService::set_paused(Container& c, bool paused) {
+  cgroup::Cgroup* cg = c.cg.get();
+  if (cg != nullptr) co_await rt::offload([cg, paused] { cg->set_frozen(paused); });
+  c.paused = paused;
+  co_await save(c);
+}
+
+rt::Task<void> ContainerService::thaw_for_kill(Container& c) {
+  if (!c.paused) co_return;
+  try {
+    co_await set_paused(c, false);
+  } catch (const std::exception& e) {
+    log_line("container " + c.id.substr(0, 12) + ": thaw after SIGKILL: " + e.what());
+  }
 }
 
 rt::Task<void> ContainerService::restart(std::string name, int timeout_s) {
@@ -555,6 +593,7 @@ rt::Task<void> ContainerService::remove(std::string name, bool force, bool volum
                      ". Stop the container before attempting removal or force remove");
     }
     if (c.pidfd) rt::pidfd_kill(c.pidfd.get(), SIGKILL);
+    co_await thaw_for_kill(c);
     while (c.running() || c.pid != 0) co_await c.exited.wait();
   }
   c.status = "removing";

@@ -154,6 +154,48 @@ TEST_F(Exec, ExitCodesUserWorkdirEnvStdinAndTty) {
   EXPECT_NE(again.out.find("HTTP 409"), std::string::npos) << again.out;
 }
 
+TEST_F(Exec, PauseFreezesUnpauseResumesAndAPausedContainerStillStops) {
+  ASSERT_TRUE(ok("run --network none -d --name p alpine sh -c 'i=0; while true; do echo $i; i=$((i+1)); sleep 0.05; done'"));
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(ok("pause p"));
+  EXPECT_EQ(state("p", "{{.State.Status}} {{.State.Paused}} {{.State.Running}}"), "paused true true\n");
+  auto ps = docker("ps --format '{{.Names}} {{.State}} {{.Status}}'");
+  EXPECT_NE(ps.out.find("p paused Up"), std::string::npos) << ps.out;
+  EXPECT_NE(ps.out.find("(Paused)"), std::string::npos) << ps.out;
+  auto info = docker("info --format '{{.ContainersPaused}} {{.ContainersRunning}}'");
+  EXPECT_EQ(info.out, "1 0\n");
+  // Frozen: no new output.
+  std::this_thread::sleep_for(200ms);
+  std::string frozen_logs = docker("logs p").out;
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(docker("logs p").out, frozen_logs) << "a paused container wrote output";
+  auto again = docker("pause p");
+  EXPECT_NE(again.status, 0);
+  EXPECT_NE(again.out.find("already paused"), std::string::npos) << again.out;
+  auto ex = docker("exec p true");
+  EXPECT_NE(ex.status, 0);
+  EXPECT_NE(ex.out.find("is paused"), std::string::npos) << ex.out;
+  ASSERT_TRUE(ok("unpause p"));
+  EXPECT_EQ(state("p", "{{.State.Status}} {{.State.Paused}}"), "running false\n");
+  std::this_thread::sleep_for(400ms);
+  EXPECT_GT(docker("logs p").out.size(), frozen_logs.size()) << "unpaused, it writes again";
+  auto not_paused = docker("unpause p");
+  EXPECT_NE(not_paused.status, 0);
+  EXPECT_NE(not_paused.out.find("is not paused"), std::string::npos) << not_paused.out;
+  // A paused container still stops: SIGTERM waits for the thaw, the SIGKILL after -t thaws it.
+  ASSERT_TRUE(ok("pause p"));
+  ASSERT_TRUE(ok("stop -t 1 p"));
+  EXPECT_EQ(state("p", "{{.State.Status}} {{.State.Paused}}"), "exited false\n");
+  // And rm -f of a paused one.
+  ASSERT_TRUE(ok("run --network none -d --name q alpine sleep 1000"));
+  ASSERT_TRUE(ok("pause q"));
+  ASSERT_TRUE(ok("rm -f q"));
+  EXPECT_NE(docker("inspect q").status, 0);
+  auto stopped = docker("pause p");
+  EXPECT_NE(stopped.status, 0);
+  EXPECT_NE(stopped.out.find("is not running"), std::string::npos) << stopped.out;
+}
+
 TEST_F(Exec, BadInput) {
   ASSERT_TRUE(ok("create --network none --name stopped alpine true"));
   auto r = run(d_->curl("POST", "/containers/stopped/exec", "-H 'Content-Type: application/json' -d '{\"Cmd\":[\"true\"]}'"));

@@ -238,6 +238,20 @@ TEST_F(LiveRestore, Kill9KeepsATtyContainersTerminalAndOutput) {
   EXPECT_TRUE(gone) << "fd keeper " << keepers[0] << " still runs";
 }
 
+TEST_F(LiveRestore, APausedContainerIsStillPausedAfterAKill9) {
+  auto r = run(d_->bocker("run -d --network none --name p alpine sleep 1000"));
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_EQ(run(d_->bocker("pause p")).status, 0);
+  d_->kill9();
+  ASSERT_EQ(d_->start(), "");
+  json j = inspect("p");
+  EXPECT_EQ(j["State"]["Status"], "paused") << "the freezer's state is the truth after a restart";
+  EXPECT_EQ(j["State"]["Paused"], true);
+  auto un = run(d_->bocker("unpause p"));
+  EXPECT_EQ(un.status, 0) << un.out;
+  EXPECT_EQ(inspect("p")["State"]["Status"], "running");
+}
+
 TEST_F(LiveRestore, ContainerExitingWhileTheDaemonIsDownIsExitedAndItsCgroupSwept) {
   auto r = run(d_->bocker("run -d --network none --name short alpine sh -c 'sleep 1.5; exit 3'"));
   ASSERT_EQ(r.status, 0) << r.out;

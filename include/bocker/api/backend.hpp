@@ -98,6 +98,8 @@ class ContainerBackend {
   virtual rt::Task<void> start(std::string name) = 0;  // Error kConflict-ish "already started" -> caller maps
   virtual rt::Task<void> stop(std::string name, int timeout_s) = 0;
   virtual rt::Task<void> kill(std::string name, std::string signal) = 0;
+  virtual rt::Task<void> pause(std::string name) = 0;    // freezes its cgroup
+  virtual rt::Task<void> unpause(std::string name) = 0;  // thaws it
   virtual rt::Task<void> restart(std::string name, int timeout_s) = 0;
   virtual rt::Task<void> remove(std::string name, bool force, bool volumes) = 0;
   virtual rt::Task<nlohmann::json> list(bool all) = 0;
@@ -120,7 +122,8 @@ class ContainerBackend {
   virtual rt::Task<void> stats(std::string name, bool stream, bool one_shot, http::ResponseWriter& w) = 0;
   // POST /commit: returns the new image id ("sha256:…").
   virtual rt::Task<std::string> commit(CommitRequest req) = 0;
-  virtual int count_running() const = 0;
+  virtual int count_running() const = 0;  // paused ones included, as docker counts them
+  virtual int count_paused() const = 0;
   virtual int count_all() const = 0;
 };
 

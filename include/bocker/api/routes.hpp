@@ -32,7 +32,7 @@ class ImageBackend;
 // GET /images/{name}/json, DELETE /images/{name}, POST /images/{name}/tag.
 void add_image_routes(http::Router& r, ImageBackend& backend);
 class ContainerBackend;
-// /containers/...: create, json, {id}/json, start, stop, restart, kill, DELETE, wait, attach, logs, resize.
+// /containers/...: create, json, {id}/json, start, stop, restart, kill, pause, unpause, DELETE, wait, attach, logs, resize.
 void add_container_routes(http::Router& r, ContainerBackend& backend);
 class VolumeBackend;
 // GET /volumes, POST /volumes/create, GET /volumes/{name}, DELETE /volumes/{name}, POST /volumes/prune.

@@ -42,6 +42,8 @@ class ContainerService final : public api::ContainerBackend {
   rt::Task<void> start(std::string name) override;
   rt::Task<void> stop(std::string name, int timeout_s) override;
   rt::Task<void> kill(std::string name, std::string signal) override;
+  rt::Task<void> pause(std::string name) override;
+  rt::Task<void> unpause(std::string name) override;
   rt::Task<void> restart(std::string name, int timeout_s) override;
   rt::Task<void> remove(std::string name, bool force, bool volumes) override;
   rt::Task<nlohmann::json> list(bool all) override;
@@ -60,6 +62,7 @@ class ContainerService final : public api::ContainerBackend {
   // containers that are not running. Call on the loop once the API is up.
   void restart_on_daemon_start();
   int count_running() const override;
+  int count_paused() const override;
   int count_all() const override;
   // container_metrics.cpp: every container for the /metrics collector. On the loop thread; cheap
   // (copies of the records' fields, no file I/O).
@@ -101,6 +104,10 @@ class ContainerService final : public api::ContainerBackend {
   rt::Task<void> save(Container& c);
   rt::Task<void> destroy(Container& c);
   rt::Task<void> release_cgroup(Container& c);  // kill what is left, remove; failures logged
+  // Freezes or thaws c's cgroup on a worker and records it (c.paused, saved).
+  rt::Task<void> set_paused(Container& c, bool paused);
+  // After a SIGKILL to a paused container: thaw it, so the kill takes effect (v1 freezer).
+  rt::Task<void> thaw_for_kill(Container& c);
   rt::Task<void> remove_files(Container& c);    // rootfs and state dir
   // container_autoremove.cpp: --rm after the exit: out of the API now, cleanup in the background.
   rt::Task<void> auto_remove(Container& c);
