@@ -71,14 +71,13 @@ int run_kill(Context& ctx) {
       ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/kill" + q)); });
 }
 
-int run_pause(Context& ctx) {
-  return for_each_container(ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/pause")); });
+// POST /containers/{name}/<action> for every name argument.
+int post_each(Context& ctx, const std::string& action) {
+  return for_each_container(ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + action)); });
 }
 
-int run_unpause(Context& ctx) {
-  return for_each_container(
-      ctx, [&](const std::string& n) { check(ctx.client().post(container_path(n) + "/unpause")); });
-}
+int run_pause(Context& ctx) { return post_each(ctx, "/pause"); }
+int run_unpause(Context& ctx) { return post_each(ctx, "/unpause"); }
 
 int run_rm(Context& ctx) {
   std::vector<std::pair<std::string, std::string>> q;
