@@ -1,7 +1,9 @@
 """bench/run-all's summary: merges each benchmark's results into summary.csv and summary.md.
 
 Usage: summary.py RESULTS MACHINE STATUS_TSV TOTAL_SECONDS QUICK COMMIT PLOT(1: summary.png is drawn)
-STATUS_TSV: one "name<TAB>status<TAB>seconds" line per benchmark run now; only benchmarks that
+                  [STEAL_WARN_PCT (10)]
+STATUS_TSV: one "name<TAB>status<TAB>seconds<TAB>steal%" line per benchmark run now (steal%: the
+hypervisor steal time over the benchmark, bench/lib/steal.sh; may be empty); only benchmarks that
 finished ok in this run are summarized (stale result files of other runs are ignored).
 """
 import csv
@@ -14,11 +16,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchstats import SUMMARY_FIELDS, describe, md_table, target_check, write_summary  # noqa: E402
 
 results, machine, status_tsv, total_s, quick, commit, plot = sys.argv[1:8]
+steal_warn = float(sys.argv[8]) if len(sys.argv) > 8 else 10.0
 status = {}
+steal = {}
 for line in status_tsv.splitlines():
     if line.strip():
-        name, st, secs = (line.split("\t") + ["", ""])[:3]
+        name, st, secs, stl = (line.split("\t") + ["", "", ""])[:4]
         status[name] = (st, secs)
+        if stl:
+            steal[name] = float(stl)
 ok = {n for n, (s, _) in status.items() if s == "ok"}
 rows = []
 
@@ -100,6 +106,11 @@ table = [[r.get("benchmark", ""), r.get("engine", ""), r.get("unit", ""), r.get(
           r.get("ratio_of") or "", r.get("target") or "", r.get("met") or "", r.get("note") or ""] for r in rows]
 with open(f"{results}/summary.md", "w") as f:
     f.write("# Benchmark summary (bench/run-all)\n\n")
+    contended = [n for n in order if steal.get(n, 0) > steal_warn]
+    if contended:
+        f.write(f"**Host contended: hypervisor steal above {steal_warn:g}% during "
+                + ", ".join(f"{n} ({steal[n]:.1f}%)" for n in contended)
+                + " — those figures are unreliable; rerun when the host is quiet.**\n\n")
     f.write(f"- machine: {machine}\n- bocker commit: {commit}\n")
     f.write(f"- total time: {float(total_s) / 60:.1f} min" + (" — quick mode (small N: a smoke run, not the targets' conditions)" if quick == "1" else "") + "\n")
     for e, v in versions.items():
@@ -109,6 +120,7 @@ with open(f"{results}/summary.md", "w") as f:
         if name in status:
             st, secs = status[name]
             f.write(f"- {name}: {st}" + (f" in {float(secs):.0f} s" if secs else "")
+                    + (f", host steal {steal[name]:.1f}%" if name in steal else "")
                     + (f" — details in [{name}.md]({name}.md)" if name in ok and os.path.exists(f'{results}/{name}.md') else "") + "\n")
     for p in problems:
         f.write(f"- {p}\n")
