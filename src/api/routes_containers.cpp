@@ -1,4 +1,4 @@
-// Container routes: create, start, stop, kill, pause, unpause, restart, wait, attach, logs, list, inspect,
+// Container routes: create, start, stop, kill, pause, unpause, top, rename, prune, restart, wait, attach, logs, list, inspect,
 // delete, resize, exec, stats, commit. Argument parsing here; behaviour in the ContainerBackend.
 #include <string>
 #include <vector>
@@ -82,6 +82,26 @@ rt::Task<void> pause(ContainerBackend& b, http::Request& req, http::ResponseWrit
 rt::Task<void> unpause(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
   co_await b.unpause(req.param("id"));
   co_await w.send(http::Response::empty(204));
+}
+
+rt::Task<void> top(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
+  nlohmann::json out = co_await b.top(req.param("id"), req.query_value("ps_args"));
+  co_await w.send(http::Response::json(200, out));
+}
+
+rt::Task<void> rename(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
+  co_await b.rename(req.param("id"), req.query_value("name"));
+  co_await w.send(http::Response::empty(204));
+}
+
+rt::Task<void> prune(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
+  std::string f = req.query_value("filters");
+  nlohmann::json filters = f.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(f, nullptr, false);
+  if (filters.is_discarded() || !(filters.is_null() || filters.is_object())) {
+    throw invalid("invalid filters: \"" + f + "\" is not a JSON object");
+  }
+  nlohmann::json out = co_await b.prune(std::move(filters));
+  co_await w.send(http::Response::json(200, out));
 }
 
 rt::Task<void> remove(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
@@ -189,6 +209,9 @@ void add_container_routes(http::Router& r, ContainerBackend& b) {
   r.post("/containers/{id}/kill", bind(kill));
   r.post("/containers/{id}/pause", bind(pause));
   r.post("/containers/{id}/unpause", bind(unpause));
+  r.get("/containers/{id}/top", bind(top));
+  r.post("/containers/{id}/rename", bind(rename));
+  r.post("/containers/prune", bind(prune));
   r.del("/containers/{id}", bind(remove));
   r.post("/containers/{id}/wait", bind(wait));
   r.post("/containers/{id}/attach", bind(attach));

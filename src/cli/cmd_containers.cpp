@@ -1,7 +1,10 @@
 // Container lifecycle verbs: start [-a -i], stop [-t -s], kill [-s], restart [-t], rm [-f -v],
 // wait, port, commit, and the `container` group that lists every container verb under one name.
+#include <unistd.h>
+
 #include <algorithm>
 
+#include "bocker/cli/container_format.hpp"
 #include "bocker/cli/format.hpp"
 #include "bocker/cli/image_format.hpp"
 #include "commands.hpp"
@@ -78,6 +81,59 @@ int post_each(Context& ctx, const std::string& action) {
 
 int run_pause(Context& ctx) { return post_each(ctx, "/pause"); }
 int run_unpause(Context& ctx) { return post_each(ctx, "/unpause"); }
+
+// docker top CONTAINER [ps OPTIONS]: ps's table of the container's processes.
+int run_top(Context& ctx) {
+  std::string ps_args;
+  for (std::size_t i = 1; i < ctx.args.size(); ++i) ps_args += (ps_args.empty() ? "" : " ") + ctx.args[i];
+  std::string q = ps_args.empty() ? "" : build_query({{"ps_args", ps_args}});
+  nlohmann::json top = ctx.client().get_json(container_path(ctx.args[0]) + "/top" + q);
+  std::vector<std::vector<std::string>> cells(1);
+  for (const auto& t : top.value("Titles", nlohmann::json::array())) cells[0].push_back(t.get<std::string>());
+  for (const auto& row : top.value("Processes", nlohmann::json::array())) {
+    cells.emplace_back();
+    for (const auto& f : row) cells.back().push_back(f.get<std::string>());
+  }
+  ctx.out << tabulate(cells);
+  return 0;
+}
+
+int run_rename(Context& ctx) {
+  check(ctx.client().post(container_path(ctx.args[0]) + "/rename" + build_query({{"name", ctx.args[1]}})));
+  return 0;
+}
+
+// container prune: asks first, as docker does, unless -f.
+int run_prune(Context& ctx) {
+  if (!ctx.flags.get_bool("force")) {
+    ctx.out << "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] " << std::flush;
+    std::string answer;
+    char ch;
+    while (::read(ctx.in_fd, &ch, 1) == 1 && ch != '\n') answer += ch;
+    if (answer != "y" && answer != "Y") {
+      ctx.err << "Total reclaimed space: 0B\n";
+      return 0;
+    }
+  }
+  std::string q;
+  if (ctx.flags.has("filter")) {
+    nlohmann::json f = nlohmann::json::object();
+    for (const auto& v : ctx.flags.get_list("filter")) {
+      auto eq = v.find('=');
+      f[v.substr(0, eq)][eq == std::string::npos ? "" : v.substr(eq + 1)] = true;
+    }
+    q = build_query({{"filters", f.dump()}});
+  }
+  nlohmann::json r = ctx.client().post_json("/containers/prune" + q);
+  auto deleted = r.value("ContainersDeleted", nlohmann::json::array());
+  if (deleted.is_array() && !deleted.empty()) {
+    ctx.out << "Deleted Containers:\n";
+    for (const auto& id : deleted) ctx.out << id.get<std::string>() << "\n";
+    ctx.out << "\n";
+  }
+  ctx.out << "Total reclaimed space: " << human_bytes(r.value("SpaceReclaimed", 0.0)) << "\n";
+  return 0;
+}
 
 int run_rm(Context& ctx) {
   std::vector<std::pair<std::string, std::string>> q;
@@ -250,6 +306,36 @@ Command unpause_command() {
                  .handler = run_unpause};
 }
 
+Command prune_command() {
+  return Command{.name = "prune",
+                 .summary = "Remove all stopped containers",
+                 .usage = "[OPTIONS]",
+                 .flags = {{.long_name = "filter",
+                            .type = Type::kList,
+                            .help = "Provide filter values (e.g. \"label=<key>=<value>\")"},
+                           {.short_name = 'f', .long_name = "force", .help = "Do not prompt for confirmation"}},
+                 .max_args = 0,
+                 .handler = run_prune};
+}
+
+Command top_command() {
+  return Command{.name = "top",
+                 .summary = "Display the running processes of a container",
+                 .usage = "CONTAINER [ps OPTIONS]",
+                 .min_args = 1,
+                 .interspersed = false,  // what follows the container goes to ps
+                 .handler = run_top};
+}
+
+Command rename_command() {
+  return Command{.name = "rename",
+                 .summary = "Rename a container",
+                 .usage = "CONTAINER NEW_NAME",
+                 .min_args = 2,
+                 .max_args = 2,
+                 .handler = run_rename};
+}
+
 Command rm_command() {
   return Command{.name = "rm",
                  .summary = "Remove one or more containers",
@@ -316,9 +402,9 @@ Command container_command() {
       .summary = "Manage containers",
       .usage = "COMMAND",
       .subcommands = {commit_command(), create_command(), exec_command(), inspect_command(), kill_command(),
-                      logs_command(), ls, pause_command(), port_command(), restart_command(), rm_command(),
-                      run_command(), start_command(), stats_command(), stop_command(), unpause_command(),
-                      wait_command()}};
+                      logs_command(), ls, pause_command(), port_command(), prune_command(), rename_command(),
+                      restart_command(), rm_command(), run_command(), start_command(), stats_command(),
+                      stop_command(), top_command(), unpause_command(), wait_command()}};
 }
 
 }  // namespace bocker::cli

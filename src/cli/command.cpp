@@ -124,9 +124,9 @@ const std::vector<Command>& commands() {
       commit_command(),  container_command(), create_command(), exec_command(),    image_command(),
       images_command(),  import_command(),    info_command(),   init_command(),    inspect_command(),
       kill_command(),    logs_command(),      pause_command(),  port_command(),    ps_command(),
-      pull_command(),    restart_command(),   rm_command(),     rmi_command(),     run_command(),
-      start_command(),   stats_command(),     stop_command(),   tag_command(),     unpause_command(),
-      version_command(), volume_command(),    wait_command(),
+      pull_command(),    rename_command(),    restart_command(), rm_command(),    rmi_command(),
+      run_command(),     start_command(),     stats_command(),  stop_command(),    tag_command(),
+      top_command(),     unpause_command(),   version_command(), volume_command(), wait_command(),
   };
   return table;
 }

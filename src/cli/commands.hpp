@@ -21,6 +21,9 @@ Command inspect_command();
 Command kill_command();
 Command logs_command();
 Command pause_command();
+Command prune_command();  // container prune
+Command rename_command();
+Command top_command();
 Command unpause_command();
 Command port_command();
 Command ps_command();

@@ -25,21 +25,6 @@ std::map<std::string, std::string> string_map(const json& body, const char* key)
   return out;
 }
 
-// Filter values: Docker sends {"key": ["v", ...]} or the older {"key": {"v": true}}.
-std::vector<std::string> filter_values(const json& v) {
-  std::vector<std::string> out;
-  if (v.is_array()) {
-    for (const auto& x : v) {
-      if (x.is_string()) out.push_back(x.get<std::string>());
-    }
-  } else if (v.is_object()) {
-    for (auto it = v.begin(); it != v.end(); ++it) out.push_back(it.key());
-  } else if (v.is_string()) {
-    out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
 std::uint64_t tree_size(const std::string& dir) {
   std::uint64_t n = 0;
   std::error_code ec;
@@ -53,6 +38,20 @@ std::uint64_t tree_size(const std::string& dir) {
 }
 
 }  // namespace
+
+std::vector<std::string> filter_values(const json& v) {
+  std::vector<std::string> out;
+  if (v.is_array()) {
+    for (const auto& x : v) {
+      if (x.is_string()) out.push_back(x.get<std::string>());
+    }
+  } else if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) out.push_back(it.key());
+  } else if (v.is_string()) {
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
 
 bool matches(const Volume& v, const json& filters, bool in_use) {
   if (!filters.is_object()) return true;

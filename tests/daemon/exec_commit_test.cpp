@@ -196,6 +196,46 @@ TEST_F(Exec, PauseFreezesUnpauseResumesAndAPausedContainerStillStops) {
   EXPECT_NE(stopped.out.find("is not running"), std::string::npos) << stopped.out;
 }
 
+TEST_F(Exec, TopRenameAndContainerPrune) {
+  ASSERT_TRUE(ok("run --network none -d --name t alpine sh -c 'sleep 1000 & exec sleep 1001'"));
+  ASSERT_TRUE(ok("run --network none --name done alpine true"));
+  ASSERT_TRUE(ok("create --network none --name kept --label keep=1 alpine true"));
+  // top: ps's table, only the container's processes.
+  auto top = docker("top t");
+  EXPECT_EQ(top.status, 0) << top.out;
+  EXPECT_NE(top.out.find("PID"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("sleep 1000"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("sleep 1001"), std::string::npos) << top.out;
+  EXPECT_EQ(top.out.find("bockerd"), std::string::npos) << "only the container's processes: " << top.out;
+  auto cols = docker("top t -o pid,comm");
+  EXPECT_EQ(cols.out.substr(0, cols.out.find('\n')).find("COMMAND"), cols.out.find("COMMAND")) << cols.out;
+  EXPECT_EQ(std::count(cols.out.begin(), cols.out.end(), '\n'), 3) << cols.out;
+  auto stopped = docker("top done");
+  EXPECT_NE(stopped.status, 0);
+  EXPECT_NE(stopped.out.find("is not running"), std::string::npos) << stopped.out;
+  // rename: the new name finds it, the old one no longer; taken and bad names are refused.
+  ASSERT_TRUE(ok("rename t t2"));
+  EXPECT_EQ(state("t2", "{{.Name}}"), "/t2\n");
+  EXPECT_NE(docker("inspect t").status, 0);
+  auto taken = docker("rename done t2");
+  EXPECT_NE(taken.status, 0);
+  EXPECT_NE(taken.out.find("already in use"), std::string::npos) << taken.out;
+  auto bad = docker("rename done 'no spaces'");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.out.find("Invalid container name"), std::string::npos) << bad.out;
+  EXPECT_EQ(state("done", "{{.Name}}"), "/done\n") << "a refused rename changes nothing";
+  // prune: stopped containers go, running ones and those the filter spares stay.
+  auto pruned = docker("container prune -f --filter label!=keep");
+  EXPECT_EQ(pruned.status, 0) << pruned.out;
+  EXPECT_NE(pruned.out.find("Deleted Containers"), std::string::npos) << pruned.out;
+  EXPECT_NE(docker("inspect done").status, 0);
+  EXPECT_TRUE(ok("inspect kept"));
+  EXPECT_TRUE(ok("inspect t2"));
+  auto bad_filter = docker("container prune -f --filter until=1h");
+  EXPECT_NE(bad_filter.status, 0);
+  EXPECT_NE(bad_filter.out.find("invalid filter"), std::string::npos) << bad_filter.out;
+}
+
 TEST_F(Exec, BadInput) {
   ASSERT_TRUE(ok("create --network none --name stopped alpine true"));
   auto r = run(d_->curl("POST", "/containers/stopped/exec", "-H 'Content-Type: application/json' -d '{\"Cmd\":[\"true\"]}'"));

@@ -100,6 +100,11 @@ class ContainerBackend {
   virtual rt::Task<void> kill(std::string name, std::string signal) = 0;
   virtual rt::Task<void> pause(std::string name) = 0;    // freezes its cgroup
   virtual rt::Task<void> unpause(std::string name) = 0;  // thaws it
+  // GET /containers/{id}/top: {"Titles", "Processes"} from ps(1) with `ps_args` ("" = -ef).
+  virtual rt::Task<nlohmann::json> top(std::string name, std::string ps_args) = 0;
+  virtual rt::Task<void> rename(std::string name, std::string new_name) = 0;
+  // POST /containers/prune: removes stopped containers; {"ContainersDeleted", "SpaceReclaimed"}.
+  virtual rt::Task<nlohmann::json> prune(nlohmann::json filters) = 0;
   virtual rt::Task<void> restart(std::string name, int timeout_s) = 0;
   virtual rt::Task<void> remove(std::string name, bool force, bool volumes) = 0;
   virtual rt::Task<nlohmann::json> list(bool all) = 0;

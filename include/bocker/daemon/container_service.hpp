@@ -44,6 +44,10 @@ class ContainerService final : public api::ContainerBackend {
   rt::Task<void> kill(std::string name, std::string signal) override;
   rt::Task<void> pause(std::string name) override;
   rt::Task<void> unpause(std::string name) override;
+  // container_manage.cpp
+  rt::Task<nlohmann::json> top(std::string name, std::string ps_args) override;
+  rt::Task<void> rename(std::string name, std::string new_name) override;
+  rt::Task<nlohmann::json> prune(nlohmann::json filters) override;
   rt::Task<void> restart(std::string name, int timeout_s) override;
   rt::Task<void> remove(std::string name, bool force, bool volumes) override;
   rt::Task<nlohmann::json> list(bool all) override;
