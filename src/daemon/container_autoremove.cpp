@@ -30,6 +30,7 @@ rt::Task<void> ContainerService::auto_remove(Container& c) {
     log_line("container " + c.id.substr(0, 12) + ": --rm volumes: " + e.what());
   }
   names_.erase(c.name);
+  emit(c, "destroy");
   c.gone = true;
   c.exited.notify_all();
   c.output.notify_all();

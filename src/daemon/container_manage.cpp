@@ -153,6 +153,7 @@ rt::Task<void> ContainerService::rename(std::string name, std::string new_name) 
     c.name = from;
     throw;
   }
+  emit(c, "rename", {{"oldName", "/" + from}});
 }
 
 rt::Task<json> ContainerService::prune(json filters) {

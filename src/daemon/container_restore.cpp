@@ -231,6 +231,7 @@ rt::Task<void> ContainerService::supervisor(Container& c) {
   c.out_r.reset();
   c.err_r.reset();
   c.adopted = false;
+  emit(c, "die", {{"exitCode", std::to_string(c.exit_code)}});
   if (c.host_config.value("AutoRemove", false)) {
     co_await auto_remove(c);  // container_autoremove.cpp
   } else {

@@ -4,6 +4,7 @@
 #include "container_network.hpp"
 #include "container_logs.hpp"
 #include "fd_keeper.hpp"
+#include "bocker/api/events.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -127,6 +128,24 @@ int ContainerService::count_running() const {
   for (const auto& [id, c] : by_id_) n += c->running() ? 1 : 0;
   return n;
 }
+void ContainerService::emit(const Container& c, const char* action, std::map<std::string, std::string> extra) {
+  if (events_ == nullptr) return;
+  api::Event e;
+  e.type = "container";
+  e.action = action;
+  e.id = c.id;
+  json labels = c.config.value("Labels", json::object());
+  if (labels.is_object()) {
+    for (auto it = labels.begin(); it != labels.end(); ++it) {
+      if (it.value().is_string()) e.attributes[it.key()] = it.value().get<std::string>();
+    }
+  }
+  e.attributes["name"] = c.name;
+  e.attributes["image"] = c.image;
+  for (auto& [k, v] : extra) e.attributes[k] = std::move(v);
+  events_->publish(std::move(e));
+}
+
 int ContainerService::count_paused() const {
   int n = 0;
   for (const auto& [id, c] : by_id_) n += c->running() && c->paused ? 1 : 0;
@@ -242,6 +261,7 @@ rt::Task<json> ContainerService::create(json body, std::string name) {
     co_await drop_volumes(new_volumes, id);
     std::rethrow_exception(e);
   }
+  emit(ref, "create");
   co_return json{{"Id", ref.id}, {"Warnings", json::array()}};
 }
 
@@ -422,6 +442,7 @@ rt::Task<void> ContainerService::start(std::string name) {
   co_await network_->activate(c);  // port proxies
   co_await save(c);
 
+  emit(c, "start");
   supervisors_.spawn(supervisor(c));
 }
 
@@ -516,6 +537,7 @@ rt::Task<void> ContainerService::stop(std::string name, int timeout_s) {
   if (!ss.empty()) sig = parse_signal(ss);
   if (timeout_s < 0) timeout_s = c.config.value("StopTimeout", 10);
   if (c.pidfd) rt::pidfd_kill(c.pidfd.get(), sig);
+  emit(c, "kill", {{"signal", std::to_string(sig)}});
   auto waiter = [](Container& k) -> rt::Task<void> {
     while (k.running()) co_await k.exited.wait();
   };
@@ -528,9 +550,11 @@ rt::Task<void> ContainerService::stop(std::string name, int timeout_s) {
   }
   if (timed_out) {
     if (c.pidfd) rt::pidfd_kill(c.pidfd.get(), SIGKILL);
+    emit(c, "kill", {{"signal", std::to_string(SIGKILL)}});
     co_await thaw_for_kill(c);
     co_await waiter(c);
   }
+  emit(c, "stop");
 }
 
 rt::Task<void> ContainerService::kill(std::string name, std::string signal) {
@@ -541,6 +565,7 @@ rt::Task<void> ContainerService::kill(std::string name, std::string signal) {
   if (!c.running() || !c.pidfd) throw conflict("Container " + c.id + " is not running");
   int rc = rt::pidfd_kill(c.pidfd.get(), sig);
   if (rc < 0 && rc != -ESRCH) throw SystemError(-rc, "kill", "container " + c.id);
+  emit(c, "kill", {{"signal", std::to_string(sig)}});
   if (sig == SIGKILL) co_await thaw_for_kill(c);  // other signals wait for the unpause, as docker's
 }
 
@@ -562,6 +587,7 @@ rt::Task<void> ContainerService::set_paused(Container& c, bool paused) {
   cgroup::Cgroup* cg = c.cg.get();
   if (cg != nullptr) co_await rt::offload([cg, paused] { cg->set_frozen(paused); });
   c.paused = paused;
+  emit(c, paused ? "pause" : "unpause");
   co_await save(c);
 }
 
@@ -603,6 +629,7 @@ rt::Task<void> ContainerService::remove(std::string name, bool force, bool volum
   co_await remove_files(c);
   if (volumes) co_await remove_anonymous_volumes(c);  // rm -v, --rm (container_volumes.cpp)
   names_.erase(c.name);
+  emit(c, "destroy");
   c.gone = true;
   c.removed.notify_all();
   c.exited.notify_all();

@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "bocker/api/events.hpp"
 #include "bocker/api/routes.hpp"
 #include "bocker/daemon/container_service.hpp"
 #include "bocker/volume/service.hpp"
@@ -75,6 +76,7 @@ struct Daemon::Impl {
   api::Context ctx;
   metrics::Metrics metrics;
   metrics::EngineMetrics engine_metrics = metrics::make_engine_metrics(metrics);  // pulls, starts, logs
+  api::Events events;  // docker events; outlives the services that publish to it
   std::unique_ptr<ImageService> images;
   std::unique_ptr<volume::Store> volume_store;
   std::unique_ptr<ContainerService> containers;
@@ -102,6 +104,7 @@ struct Daemon::Impl {
     ctx.containers = containers.get();
     images->engine_metrics = &engine_metrics;
     containers->set_engine_metrics(&engine_metrics);
+    containers->set_events(&events);
   }
 
   http::ServerOptions server_options(std::string listen) {
@@ -130,6 +133,7 @@ rt::Task<void> Daemon::run(rt::SignalSet& signals) {
   api::add_image_routes(api_router, *d.images);
   api::add_container_routes(api_router, *d.containers);
   api::add_volume_routes(api_router, *d.volumes);
+  api::add_event_routes(api_router, d.events);
   api::set_unsupported_fallback(api_router);
   d.api_server = std::make_unique<http::Server>(d.server_options(d.cfg.host), std::move(api_router));
   d.api_server->listen();

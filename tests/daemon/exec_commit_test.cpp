@@ -3,6 +3,8 @@
 // namespace and the cgroup of the container, takes -u/-w/-e/-i/-t and reports exit codes;
 // commit → run round trip on both storage drivers; `docker stats --no-stream`; on-failure:N,
 // always, stop and daemon-start restarts; 400/404/409 for bad input.
+#include <ctime>
+
 #include "daemon_fixture.hpp"
 
 namespace bocker::daemon::testing {
@@ -234,6 +236,33 @@ TEST_F(Exec, TopRenameAndContainerPrune) {
   auto bad_filter = docker("container prune -f --filter until=1h");
   EXPECT_NE(bad_filter.status, 0);
   EXPECT_NE(bad_filter.out.find("invalid filter"), std::string::npos) << bad_filter.out;
+}
+
+TEST_F(Exec, EventsStreamTheContainerLifecycle) {
+  std::string live = root_->dir() + "/events.live";
+  // A live stream, started before the container: docker events until it times out.
+  auto bg = run("(timeout 6 env " + d_->docker("events --filter container=ev --format '{{.Action}} {{.Actor.Attributes.name}}'") +
+                " > " + live + " 2>&1 &) ; sleep 1");
+  ASSERT_EQ(bg.status, 0) << bg.out;
+  long t0 = static_cast<long>(std::time(nullptr)) - 1;
+  EXPECT_EQ(docker("run --network none --name ev alpine sh -c 'exit 3'").status, 3);
+  ASSERT_TRUE(ok("rm ev"));
+  std::string want = "create ev\nstart ev\ndie ev\ndestroy ev\n";
+  // The kept ones, replayed with --since, with the exit code.
+  long until = static_cast<long>(std::time(nullptr)) + 1;
+  auto past = docker("events --since " + std::to_string(t0) + " --until " + std::to_string(until) +
+                     " --filter container=ev --format '{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}'");
+  EXPECT_EQ(past.status, 0) << past.out;
+  EXPECT_EQ(past.out, "create ev <no value>\nstart ev <no value>\ndie ev 3\ndestroy ev <no value>\n");
+  std::string got;
+  for (int i = 0; i < 80 && got != want; ++i) {
+    std::this_thread::sleep_for(100ms);
+    got = read_file(live);
+  }
+  EXPECT_EQ(got, want) << "the live stream";
+  auto bad = docker("events --filter nosuch=1 --until 1");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.out.find("invalid filter"), std::string::npos) << bad.out;
 }
 
 TEST_F(Exec, BadInput) {

@@ -24,6 +24,10 @@ struct ContainerSample;
 struct EngineMetrics;
 }  // namespace bocker::metrics
 
+namespace bocker::api {
+class Events;
+}
+
 namespace bocker::daemon {
 
 class ImageService;
@@ -73,6 +77,7 @@ class ContainerService final : public api::ContainerBackend {
   std::vector<metrics::ContainerSample> samples() const;
   // Start latency and captured log bytes go to `m` (owned by the daemon, outlives the service).
   void set_engine_metrics(const metrics::EngineMetrics* m) { engine_metrics_ = m; }
+  void set_events(api::Events* e) { events_ = e; }  // docker events (null: none)
 
   bool image_in_use(const std::string& image_id) const;
   // Until the background cleanups of --rm containers are done (container_autoremove.cpp).
@@ -141,6 +146,9 @@ class ContainerService final : public api::ContainerBackend {
   std::unique_ptr<NetworkManager> network_;  // container_network.cpp
   std::unique_ptr<FdKeeper> keeper_;         // -t containers' pty masters across restarts
   const metrics::EngineMetrics* engine_metrics_ = nullptr;  // null: not measured
+  api::Events* events_ = nullptr;
+  // A container event for docker events: attributes name, image, the container's labels, `extra`.
+  void emit(const Container& c, const char* action, std::map<std::string, std::string> extra = {});
   volume::Store* volumes_ = nullptr;                        // container_volumes.cpp
   int pending_teardowns_ = 0;      // --rm cleanups still running (container_autoremove.cpp)
   rt::Notifier teardowns_idle_;    // pending_teardowns_ reached 0

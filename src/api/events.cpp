@@ -1,0 +1,163 @@
+// docker events. See events.hpp.
+#include "bocker/api/events.hpp"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "bocker/http/server.hpp"
+#include "bocker/runtime/error.hpp"
+#include "bocker/runtime/scope.hpp"
+
+namespace bocker::api {
+
+using nlohmann::json;
+
+namespace {
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::vector<std::string> values_of(const json& v) {  // {"k": ["a"]} or the older {"k": {"a": true}}
+  std::vector<std::string> out;
+  if (v.is_array()) {
+    for (const auto& x : v) {
+      if (x.is_string()) out.push_back(x.get<std::string>());
+    }
+  } else if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) out.push_back(it.key());
+  }
+  return out;
+}
+
+// since / until: unix seconds, with an optional fraction ("1700000000.5"); 0 when absent.
+std::int64_t time_ns_query(const http::Request& req, std::string_view key) {
+  std::string v = req.query_value(key);
+  if (v.empty()) return 0;
+  try {
+    std::size_t used = 0;
+    double d = std::stod(v, &used);
+    if (used != v.size() || d < 0 || d > 1e11) throw std::out_of_range("range");
+    return static_cast<std::int64_t>(d * 1e9);
+  } catch (const std::logic_error&) {
+    throw invalid("invalid value for " + std::string(key) + ": \"" + v + "\" (expected unix seconds)");
+  }
+}
+
+rt::Task<void> wait_arrival(rt::Notifier& n) { co_await n.wait(); }
+
+}  // namespace
+
+void Events::publish(Event e) {
+  if (e.time_ns == 0) e.time_ns = now_ns();
+  recent_.push_back(std::move(e));
+  if (recent_.size() > kKept) recent_.pop_front();
+  ++published_;
+  arrived_.notify_all();
+}
+
+json Events::message(const Event& e) {
+  json attrs = json::object();
+  for (const auto& [k, v] : e.attributes) attrs[k] = v;
+  json m = {{"Type", e.type},
+            {"Action", e.action},
+            {"Actor", {{"ID", e.id}, {"Attributes", attrs}}},
+            {"scope", "local"},
+            {"time", e.time_ns / 1'000'000'000},
+            {"timeNano", e.time_ns}};
+  if (e.type == "container") {  // the fields of the old message format the CLI still reads
+    m["status"] = e.action;
+    m["id"] = e.id;
+    if (auto it = e.attributes.find("image"); it != e.attributes.end()) m["from"] = it->second;
+  }
+  return m;
+}
+
+bool event_matches(const Event& e, const json& filters) {
+  if (!filters.is_object()) return true;
+  for (auto it = filters.begin(); it != filters.end(); ++it) {
+    std::vector<std::string> vals = values_of(it.value());
+    if (vals.empty()) continue;
+    const std::string& key = it.key();
+    bool any = false;
+    for (const std::string& v : vals) {
+      auto attr = [&e](const char* k) {
+        auto a = e.attributes.find(k);
+        return a == e.attributes.end() ? std::string() : a->second;
+      };
+      if (key == "type") {
+        any = any || e.type == v;
+      } else if (key == "event") {
+        any = any || e.action == v;
+      } else if (key == "container") {
+        any = any || (e.type == "container" && (e.id == v || e.id.rfind(v, 0) == 0 || attr("name") == v));
+      } else if (key == "image") {
+        any = any || attr("image") == v || (e.type == "image" && (e.id == v || attr("name") == v));
+      } else if (key == "label") {
+        auto eq = v.find('=');
+        auto a = e.attributes.find(v.substr(0, eq));
+        any = any || (a != e.attributes.end() && (eq == std::string::npos || a->second == v.substr(eq + 1)));
+      } else {
+        throw invalid("invalid filter '" + key + "'");
+      }
+    }
+    if (!any) return false;
+  }
+  return true;
+}
+
+void add_event_routes(http::Router& r, Events& events) {
+  r.get("/events", [&events](http::Request& req, http::ResponseWriter& w) -> rt::Task<void> {
+    return [](Events& ev, http::Request& q, http::ResponseWriter& out) -> rt::Task<void> {
+      std::int64_t since = time_ns_query(q, "since");
+      std::int64_t until = time_ns_query(q, "until");
+      std::string f = q.query_value("filters");
+      json filters = f.empty() ? json(nullptr) : json::parse(f, nullptr, false);
+      if (filters.is_discarded() || !(filters.is_null() || filters.is_object())) {
+        throw invalid("invalid filters: \"" + f + "\" is not a JSON object");
+      }
+      event_matches(Event{}, filters);  // an unknown filter is a 400 before the stream starts
+      http::Headers h;
+      h.add("Content-Type", "application/json");
+      co_await out.begin_stream(200, std::move(h));
+      std::uint64_t seen = ev.published();
+      try {
+        if (since != 0) {  // the kept ones first
+          for (const Event& e : ev.recent()) {
+            if (e.time_ns < since || (until != 0 && e.time_ns > until) || !event_matches(e, filters)) continue;
+            co_await out.write(Events::message(e).dump() + "\n");
+          }
+        }
+        while (until == 0 || now_ns() < until) {
+          if (until == 0) {
+            co_await ev.arrived().wait();
+          } else {
+            try {
+              co_await rt::with_timeout(wait_arrival(ev.arrived()), std::chrono::nanoseconds(until - now_ns()));
+            } catch (const Error& e) {
+              if (e.kind() != Error::Kind::kTimeout) throw;
+              break;
+            }
+          }
+          // The new ones, in order (those beyond the kept window are gone).
+          std::uint64_t fresh = ev.published() - seen;
+          seen = ev.published();
+          const auto& kept = ev.recent();
+          std::size_t from = fresh >= kept.size() ? 0 : kept.size() - static_cast<std::size_t>(fresh);
+          std::vector<Event> batch(kept.begin() + static_cast<long>(from), kept.end());
+          for (const Event& e : batch) {
+            if (until != 0 && e.time_ns > until) continue;
+            if (event_matches(e, filters)) co_await out.write(Events::message(e).dump() + "\n");
+          }
+        }
+      } catch (const std::exception&) {
+        co_return;  // the client went away, or the daemon is stopping
+      }
+      co_await out.end();
+    }(events, req, w);
+  });
+}
+
+}  // namespace bocker::api
