@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "bocker/api/filters.hpp"
 #include "bocker/http/server.hpp"
 #include "bocker/runtime/error.hpp"
 #include "bocker/runtime/scope.hpp"
@@ -18,18 +19,6 @@ namespace {
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::vector<std::string> values_of(const json& v) {  // {"k": ["a"]} or the older {"k": {"a": true}}
-  std::vector<std::string> out;
-  if (v.is_array()) {
-    for (const auto& x : v) {
-      if (x.is_string()) out.push_back(x.get<std::string>());
-    }
-  } else if (v.is_object()) {
-    for (auto it = v.begin(); it != v.end(); ++it) out.push_back(it.key());
-  }
-  return out;
 }
 
 // since / until: unix seconds, with an optional fraction ("1700000000.5"); 0 when absent.
@@ -78,7 +67,7 @@ json Events::message(const Event& e) {
 bool event_matches(const Event& e, const json& filters) {
   if (!filters.is_object()) return true;
   for (auto it = filters.begin(); it != filters.end(); ++it) {
-    std::vector<std::string> vals = values_of(it.value());
+    std::vector<std::string> vals = filter_values(it.value());
     if (vals.empty()) continue;
     const std::string& key = it.key();
     bool any = false;

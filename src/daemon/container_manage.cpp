@@ -16,7 +16,7 @@
 #include "bocker/runtime/error.hpp"
 #include "bocker/runtime/fd.hpp"
 #include "bocker/runtime/offload.hpp"
-#include "bocker/volume/service.hpp"
+#include "bocker/api/filters.hpp"
 #include "container_record.hpp"
 
 extern char** environ;
@@ -163,7 +163,7 @@ rt::Task<json> ContainerService::prune(json filters) {
   if (filters.is_object()) {
     for (auto it = filters.begin(); it != filters.end(); ++it) {
       if (it.key() != "label" && it.key() != "label!") throw invalid("invalid filter '" + it.key() + "' for prune");
-      for (const auto& v : volume::filter_values(it.value())) labels.emplace_back(v, it.key() == "label");
+      for (const auto& v : api::filter_values(it.value())) labels.emplace_back(v, it.key() == "label");
     }
   }
   auto keep = [&labels](const Container& c) {

@@ -1,4 +1,5 @@
 #include "bocker/volume/service.hpp"
+#include "bocker/api/filters.hpp"
 
 #include <sys/stat.h>
 
@@ -39,24 +40,10 @@ std::uint64_t tree_size(const std::string& dir) {
 
 }  // namespace
 
-std::vector<std::string> filter_values(const json& v) {
-  std::vector<std::string> out;
-  if (v.is_array()) {
-    for (const auto& x : v) {
-      if (x.is_string()) out.push_back(x.get<std::string>());
-    }
-  } else if (v.is_object()) {
-    for (auto it = v.begin(); it != v.end(); ++it) out.push_back(it.key());
-  } else if (v.is_string()) {
-    out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
 bool matches(const Volume& v, const json& filters, bool in_use) {
   if (!filters.is_object()) return true;
   for (auto it = filters.begin(); it != filters.end(); ++it) {
-    auto values = filter_values(it.value());
+    auto values = api::filter_values(it.value());
     if (values.empty()) continue;
     const std::string& key = it.key();
     bool any = false;
@@ -128,7 +115,7 @@ rt::Task<json> Service::prune(json filters) {
   bool all = false;
   if (filters.is_object()) {
     if (auto a = filters.find("all"); a != filters.end()) {
-      for (const auto& v : filter_values(*a)) all = all || v == "true" || v == "1";
+      for (const auto& v : api::filter_values(*a)) all = all || v == "true" || v == "1";
     }
     if (filters.contains("dangling")) throw invalid("invalid filter 'dangling' for prune");
   }

@@ -39,6 +39,13 @@ class ExecBase {
     if (r.status == 0) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "docker " << args << " exited " << r.status << ": " << r.out;
   }
+  // docker `args` fails and says `text`.
+  ::testing::AssertionResult refused(const std::string& args, const std::string& text) {
+    CmdResult r = docker(args);
+    if (r.status != 0 && r.out.find(text) != std::string::npos) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "docker " << args << " exited " << r.status << " without \"" << text
+                                         << "\": " << r.out;
+  }
   std::string state(const std::string& name, const std::string& format) {
     return docker("inspect --format '" + format + "' " + name).out;
   }
@@ -171,19 +178,13 @@ TEST_F(Exec, PauseFreezesUnpauseResumesAndAPausedContainerStillStops) {
   std::string frozen_logs = docker("logs p").out;
   std::this_thread::sleep_for(400ms);
   EXPECT_EQ(docker("logs p").out, frozen_logs) << "a paused container wrote output";
-  auto again = docker("pause p");
-  EXPECT_NE(again.status, 0);
-  EXPECT_NE(again.out.find("already paused"), std::string::npos) << again.out;
-  auto ex = docker("exec p true");
-  EXPECT_NE(ex.status, 0);
-  EXPECT_NE(ex.out.find("is paused"), std::string::npos) << ex.out;
+  EXPECT_TRUE(refused("pause p", "already paused"));
+  EXPECT_TRUE(refused("exec p true", "is paused"));
   ASSERT_TRUE(ok("unpause p"));
   EXPECT_EQ(state("p", "{{.State.Status}} {{.State.Paused}}"), "running false\n");
   std::this_thread::sleep_for(400ms);
   EXPECT_GT(docker("logs p").out.size(), frozen_logs.size()) << "unpaused, it writes again";
-  auto not_paused = docker("unpause p");
-  EXPECT_NE(not_paused.status, 0);
-  EXPECT_NE(not_paused.out.find("is not paused"), std::string::npos) << not_paused.out;
+  EXPECT_TRUE(refused("unpause p", "is not paused"));
   // A paused container still stops: SIGTERM waits for the thaw, the SIGKILL after -t thaws it.
   ASSERT_TRUE(ok("pause p"));
   ASSERT_TRUE(ok("stop -t 1 p"));
@@ -193,9 +194,7 @@ TEST_F(Exec, PauseFreezesUnpauseResumesAndAPausedContainerStillStops) {
   ASSERT_TRUE(ok("pause q"));
   ASSERT_TRUE(ok("rm -f q"));
   EXPECT_NE(docker("inspect q").status, 0);
-  auto stopped = docker("pause p");
-  EXPECT_NE(stopped.status, 0);
-  EXPECT_NE(stopped.out.find("is not running"), std::string::npos) << stopped.out;
+  EXPECT_TRUE(refused("pause p", "is not running"));
 }
 
 TEST_F(Exec, TopRenameAndContainerPrune) {
@@ -212,19 +211,13 @@ TEST_F(Exec, TopRenameAndContainerPrune) {
   auto cols = docker("top t -o pid,comm");
   EXPECT_EQ(cols.out.substr(0, cols.out.find('\n')).find("COMMAND"), cols.out.find("COMMAND")) << cols.out;
   EXPECT_EQ(std::count(cols.out.begin(), cols.out.end(), '\n'), 3) << cols.out;
-  auto stopped = docker("top done");
-  EXPECT_NE(stopped.status, 0);
-  EXPECT_NE(stopped.out.find("is not running"), std::string::npos) << stopped.out;
+  EXPECT_TRUE(refused("top done", "is not running"));
   // rename: the new name finds it, the old one no longer; taken and bad names are refused.
   ASSERT_TRUE(ok("rename t t2"));
   EXPECT_EQ(state("t2", "{{.Name}}"), "/t2\n");
   EXPECT_NE(docker("inspect t").status, 0);
-  auto taken = docker("rename done t2");
-  EXPECT_NE(taken.status, 0);
-  EXPECT_NE(taken.out.find("already in use"), std::string::npos) << taken.out;
-  auto bad = docker("rename done 'no spaces'");
-  EXPECT_NE(bad.status, 0);
-  EXPECT_NE(bad.out.find("Invalid container name"), std::string::npos) << bad.out;
+  EXPECT_TRUE(refused("rename done t2", "already in use"));
+  EXPECT_TRUE(refused("rename done 'no spaces'", "Invalid container name"));
   EXPECT_EQ(state("done", "{{.Name}}"), "/done\n") << "a refused rename changes nothing";
   // prune: stopped containers go, running ones and those the filter spares stay.
   auto pruned = docker("container prune -f --filter label!=keep");
@@ -233,9 +226,7 @@ TEST_F(Exec, TopRenameAndContainerPrune) {
   EXPECT_NE(docker("inspect done").status, 0);
   EXPECT_TRUE(ok("inspect kept"));
   EXPECT_TRUE(ok("inspect t2"));
-  auto bad_filter = docker("container prune -f --filter until=1h");
-  EXPECT_NE(bad_filter.status, 0);
-  EXPECT_NE(bad_filter.out.find("invalid filter"), std::string::npos) << bad_filter.out;
+  EXPECT_TRUE(refused("container prune -f --filter until=1h", "invalid filter"));
 }
 
 TEST_F(Exec, EventsStreamTheContainerLifecycle) {
@@ -260,9 +251,7 @@ TEST_F(Exec, EventsStreamTheContainerLifecycle) {
     got = read_file(live);
   }
   EXPECT_EQ(got, want) << "the live stream";
-  auto bad = docker("events --filter nosuch=1 --until 1");
-  EXPECT_NE(bad.status, 0);
-  EXPECT_NE(bad.out.find("invalid filter"), std::string::npos) << bad.out;
+  EXPECT_TRUE(refused("events --filter nosuch=1 --until 1", "invalid filter"));
 }
 
 TEST_F(Exec, BadInput) {
@@ -270,9 +259,7 @@ TEST_F(Exec, BadInput) {
   auto r = run(d_->curl("POST", "/containers/stopped/exec", "-H 'Content-Type: application/json' -d '{\"Cmd\":[\"true\"]}'"));
   EXPECT_NE(r.out.find("HTTP 409"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("is not running"), std::string::npos) << r.out;
-  auto cli = docker("exec stopped true");
-  EXPECT_NE(cli.status, 0);
-  EXPECT_NE(cli.out.find("is not running"), std::string::npos) << cli.out;
+  EXPECT_TRUE(refused("exec stopped true", "is not running"));
   auto nocontainer = run(d_->curl("POST", "/containers/nope/exec", "-H 'Content-Type: application/json' -d '{\"Cmd\":[\"true\"]}'"));
   EXPECT_NE(nocontainer.out.find("HTTP 404"), std::string::npos) << nocontainer.out;
   auto noexec = run(d_->curl("GET", "/exec/nope/json"));
@@ -452,9 +439,7 @@ TEST_P(Commit, BadInput) {
   auto badchange = run(d_->curl("POST", "/commit?container=c&repo=ok&changes=FROB%20x"));
   EXPECT_NE(badchange.out.find("HTTP 400"), std::string::npos) << badchange.out;
   EXPECT_EQ(docker("images -q --no-trunc").out, images_before) << "nothing was created";
-  auto cli = docker("commit nope x:y");
-  EXPECT_NE(cli.status, 0);
-  EXPECT_NE(cli.out.find("No such container"), std::string::npos) << cli.out;
+  EXPECT_TRUE(refused("commit nope x:y", "No such container"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, Commit, ::testing::Values(Storage::kOverlay2, Storage::kBtrfs), storage_name);

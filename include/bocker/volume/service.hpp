@@ -28,9 +28,6 @@ class Service final : public api::VolumeBackend {
   UsersFn users_;
 };
 
-// A Docker filters entry's values: {"key": ["v", ...]}, or the older {"key": {"v": true}}.
-std::vector<std::string> filter_values(const nlohmann::json& v);
-
 // Whether `v` passes Docker's volume list filters (name, driver, label, dangling).
 // Throws invalid() for an unknown filter.
 bool matches(const Volume& v, const nlohmann::json& filters, bool in_use);
