@@ -111,10 +111,12 @@ void add_event_routes(http::Router& r, Events& events) {
       http::Headers h;
       h.add("Content-Type", "application/json");
       co_await out.begin_stream(200, std::move(h));
+      // A copy: publish() may change the deque while a write below is suspended.
+      std::vector<Event> kept = since != 0 ? std::vector<Event>(ev.recent().begin(), ev.recent().end()) : std::vector<Event>{};
       std::uint64_t seen = ev.published();
       try {
         if (since != 0) {  // the kept ones first
-          for (const Event& e : ev.recent()) {
+          for (const Event& e : kept) {
             if (e.time_ns < since || (until != 0 && e.time_ns > until) || !event_matches(e, filters)) continue;
             co_await out.write(Events::message(e).dump() + "\n");
           }
@@ -133,9 +135,9 @@ void add_event_routes(http::Router& r, Events& events) {
           // The new ones, in order (those beyond the kept window are gone).
           std::uint64_t fresh = ev.published() - seen;
           seen = ev.published();
-          const auto& kept = ev.recent();
-          std::size_t from = fresh >= kept.size() ? 0 : kept.size() - static_cast<std::size_t>(fresh);
-          std::vector<Event> batch(kept.begin() + static_cast<long>(from), kept.end());
+          const auto& now_kept = ev.recent();
+          std::size_t from = fresh >= now_kept.size() ? 0 : now_kept.size() - static_cast<std::size_t>(fresh);
+          std::vector<Event> batch(now_kept.begin() + static_cast<long>(from), now_kept.end());
           for (const Event& e : batch) {
             if (until != 0 && e.time_ns > until) continue;
             if (event_matches(e, filters)) co_await out.write(Events::message(e).dump() + "\n");
