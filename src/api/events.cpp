@@ -9,6 +9,7 @@
 #include "bocker/http/server.hpp"
 #include "bocker/runtime/error.hpp"
 #include "bocker/runtime/scope.hpp"
+#include "query.hpp"
 
 namespace bocker::api {
 
@@ -19,20 +20,6 @@ namespace {
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// since / until: unix seconds, with an optional fraction ("1700000000.5"); 0 when absent.
-std::int64_t time_ns_query(const http::Request& req, std::string_view key) {
-  std::string v = req.query_value(key);
-  if (v.empty()) return 0;
-  try {
-    std::size_t used = 0;
-    double d = std::stod(v, &used);
-    if (used != v.size() || d < 0 || d > 1e11) throw std::out_of_range("range");
-    return static_cast<std::int64_t>(d * 1e9);
-  } catch (const std::logic_error&) {
-    throw invalid("invalid value for " + std::string(key) + ": \"" + v + "\" (expected unix seconds)");
-  }
 }
 
 rt::Task<void> wait_arrival(rt::Notifier& n) { co_await n.wait(); }
@@ -100,13 +87,9 @@ bool event_matches(const Event& e, const json& filters) {
 void add_event_routes(http::Router& r, Events& events) {
   r.get("/events", [&events](http::Request& req, http::ResponseWriter& w) -> rt::Task<void> {
     return [](Events& ev, http::Request& q, http::ResponseWriter& out) -> rt::Task<void> {
-      std::int64_t since = time_ns_query(q, "since");
-      std::int64_t until = time_ns_query(q, "until");
-      std::string f = q.query_value("filters");
-      json filters = f.empty() ? json(nullptr) : json::parse(f, nullptr, false);
-      if (filters.is_discarded() || !(filters.is_null() || filters.is_object())) {
-        throw invalid("invalid filters: \"" + f + "\" is not a JSON object");
-      }
+      auto since = static_cast<std::int64_t>(seconds_query(q, "since") * 1e9);
+      auto until = static_cast<std::int64_t>(seconds_query(q, "until") * 1e9);
+      json filters = filters_query(q);
       event_matches(Event{}, filters);  // an unknown filter is a 400 before the stream starts
       http::Headers h;
       h.add("Content-Type", "application/json");

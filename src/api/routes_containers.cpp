@@ -8,6 +8,7 @@
 #include "bocker/api/routes.hpp"
 #include "bocker/http/server.hpp"
 #include "bocker/runtime/error.hpp"
+#include "query.hpp"
 
 namespace bocker::api {
 
@@ -23,19 +24,6 @@ int int_query(const http::Request& req, std::string_view key, int fallback) {
     return static_cast<int>(n);
   } catch (const std::logic_error&) {
     throw invalid("invalid value for " + std::string(key) + ": \"" + v + "\"");
-  }
-}
-
-long long time_query(const http::Request& req, std::string_view key) {
-  std::string v = req.query_value(key);
-  if (v.empty()) return 0;
-  try {
-    std::size_t used = 0;
-    double d = std::stod(v, &used);
-    if (used != v.size() || d < 0) throw std::out_of_range("range");
-    return static_cast<long long>(d);
-  } catch (const std::logic_error&) {
-    throw invalid("invalid value for " + std::string(key) + ": \"" + v + "\" (expected unix seconds)");
   }
 }
 
@@ -95,12 +83,7 @@ rt::Task<void> rename(ContainerBackend& b, http::Request& req, http::ResponseWri
 }
 
 rt::Task<void> prune(ContainerBackend& b, http::Request& req, http::ResponseWriter& w) {
-  std::string f = req.query_value("filters");
-  nlohmann::json filters = f.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(f, nullptr, false);
-  if (filters.is_discarded() || !(filters.is_null() || filters.is_object())) {
-    throw invalid("invalid filters: \"" + f + "\" is not a JSON object");
-  }
-  nlohmann::json out = co_await b.prune(std::move(filters));
+  nlohmann::json out = co_await b.prune(filters_query(req));
   co_await w.send(http::Response::json(200, out));
 }
 
@@ -134,8 +117,8 @@ rt::Task<void> logs(ContainerBackend& b, http::Request& req, http::ResponseWrite
   o.stderr_ = req.query_bool("stderr");
   if (!o.stdout_ && !o.stderr_) throw invalid("Bad parameters: you must choose at least one stream");
   o.timestamps = req.query_bool("timestamps");
-  o.since = time_query(req, "since");
-  o.until = time_query(req, "until");
+  o.since = static_cast<long long>(seconds_query(req, "since"));
+  o.until = static_cast<long long>(seconds_query(req, "until"));
   std::string tail = req.query_value("tail", "all");
   o.tail = tail == "all" || tail.empty() ? -1 : int_query(req, "tail", -1);
   co_await b.logs(req.param("id"), o, w);

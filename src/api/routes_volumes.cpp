@@ -6,22 +6,14 @@
 #include "bocker/api/volume_backend.hpp"
 #include "bocker/http/server.hpp"
 #include "bocker/runtime/error.hpp"
+#include "query.hpp"
 
 namespace bocker::api {
 
 namespace {
 
-nlohmann::json filters_of(const http::Request& req) {
-  std::string f = req.query_value("filters");
-  if (f.empty()) return nullptr;
-  nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    throw invalid("invalid filters: \"" + f + "\" is not a JSON object");
-  return j;
-}
-
 rt::Task<void> list(VolumeBackend& b, http::Request& req, http::ResponseWriter& w) {
-  nlohmann::json out = co_await b.list(filters_of(req));
+  nlohmann::json out = co_await b.list(filters_query(req));
   co_await w.send(http::Response::json(200, out));
 }
 
@@ -45,7 +37,7 @@ rt::Task<void> remove(VolumeBackend& b, http::Request& req, http::ResponseWriter
 }
 
 rt::Task<void> prune(VolumeBackend& b, http::Request& req, http::ResponseWriter& w) {
-  nlohmann::json out = co_await b.prune(filters_of(req));
+  nlohmann::json out = co_await b.prune(filters_query(req));
   co_await w.send(http::Response::json(200, out));
 }
 

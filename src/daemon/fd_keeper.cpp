@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -143,7 +144,14 @@ Fd start_keeper(const std::string& path) {
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw SystemError(rc, "start the fd keeper", "/proc/self/exe --fd-keeper");
-  return rt::pidfd_open(pid);
+  try {
+    return rt::pidfd_open(pid);
+  } catch (...) {  // no pidfd to reap it by: stop and reap it now rather than leave it unowned
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    throw;
+  }
 }
 
 // The keeper's side of one connection.
